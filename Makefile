@@ -1,0 +1,47 @@
+# node-ops developer commands. Everything self-installs into .venv from PyPI.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The client older DSS instances bundle, installed beside the newest one and put
+# first on PYTHONPATH for the compatibility run of the suite.
+OLD_CLIENT := 12.6.4
+OLD_CLIENT_DIR := $(VENV)/clients/$(OLD_CLIENT)
+PLUGIN_ID := $(shell $(PYTHON) -c "import json;print(json.load(open('plugin.json'))['id'])")
+PLUGIN_VERSION := $(shell $(PYTHON) -c "import json;print(json.load(open('plugin.json'))['version'])")
+ZIP := dist/dss-plugin-$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test unit contract integration compat demo plugin bench clean
+
+$(STAMP): tests/requirements.txt code-env/python/spec/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r code-env/python/spec/requirements.txt -r tests/requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(OLD_CLIENT_DIR) dataiku-api-client==$(OLD_CLIENT)
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The whole suite with the newest client, then the parts that talk to DSS again
+# with the old client.
+test: venv
+	$(PY) -m pytest tests
+	$(MAKE) --no-print-directory compat
+
+compat: venv
+	PYTHONPATH=$(OLD_CLIENT_DIR) NODEOPS_EXPECT_CLIENT=$(OLD_CLIENT) $(PY) -m pytest tests/contract tests/integration
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+demo: venv
+	$(PY) tools/demo.py --out demo-out
+
+plugin: venv
+	$(PY) tools/build_plugin.py --out $(ZIP)
+
+bench: venv
+	$(PY) tests/bench/run.py
+
+clean:
+	rm -rf $(VENV) dist demo-out .pytest_cache

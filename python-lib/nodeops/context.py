@@ -1,0 +1,61 @@
+"""The one context every operation receives.
+
+Built once: by :mod:`nodeops.dss` inside DSS, by :mod:`nodeops.cli` on the
+command line, by fixtures in tests. Operations read DIP_HOME, the API client,
+the identity, the clock and the dry-run flag from here and nowhere else.
+"""
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .errors import PermissionRefused, Unavailable
+
+
+def system_clock() -> _dt.datetime:
+    """Now, as an aware datetime in the server's local timezone (DSS IDs use local time)."""
+    return _dt.datetime.now().astimezone()
+
+
+@dataclass
+class Context:
+    dip_home: Optional[Path] = None
+    client: Any = None  # a dataikuapi.DSSClient, or None when working on DIP_HOME only
+    user: Optional[str] = None
+    is_admin: bool = False
+    clock: Callable[[], _dt.datetime] = system_clock
+    dry_run: bool = True
+    project_key: Optional[str] = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("nodeops"))
+
+    def __post_init__(self):
+        if self.dip_home is not None:
+            self.dip_home = Path(self.dip_home)
+
+    def now(self) -> _dt.datetime:
+        now = self.clock()
+        return now if now.tzinfo else now.astimezone()
+
+    def require_admin(self):
+        """Refuse unless the current user is a DSS administrator."""
+        if not self.is_admin:
+            who = "user '%s' is not one" % self.user if self.user else "the current user could not be identified as one"
+            raise PermissionRefused("permission denied: node-ops macros require a DSS administrator (%s)" % who)
+
+    def require_dip_home(self) -> Path:
+        """DIP_HOME, checked to be a readable DSS data directory."""
+        if self.dip_home is None:
+            raise Unavailable("the DSS data directory (DIP_HOME) is not known: run inside DSS or pass --dip-home")
+        marker = self.dip_home / "dss-version.json"
+        if not self.dip_home.is_dir():
+            raise Unavailable("DIP_HOME %s is not a readable directory" % self.dip_home)
+        if not marker.is_file():
+            raise Unavailable("%s does not look like a DSS data directory (no dss-version.json)" % self.dip_home)
+        return self.dip_home
+
+    def require_client(self):
+        if self.client is None:
+            raise Unavailable("no DSS API client: run inside DSS or pass --url and --api-key")
+        return self.client

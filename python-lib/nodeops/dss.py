@@ -1,0 +1,55 @@
+"""The only module that imports ``dataiku``: node-ops inside DSS.
+
+``runnable.py`` and ``step.py`` files import from here and stay a few lines
+long: read the config DSS gives, build the context, run one operation, render.
+"""
+
+import os
+
+import dataiku
+from dataiku.customstep import get_plugin_config, get_step_config
+from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
+from dataiku.scenario import Scenario
+
+from . import dssapi, render, runner
+from .context import Context
+from .errors import NodeOpsError
+
+__all__ = ["Runnable", "ResultTable", "build_context", "run_macro", "run_step"]
+
+
+def build_context(project_key=None) -> Context:
+    """The context of the user running the macro or the scenario.
+
+    ``dataiku.api_client()`` carries that user's rights; DIP_HOME is set by DSS
+    for plugin code (readable when the component declares ``impersonate: false``).
+    """
+    client = dataiku.api_client()
+    login, is_admin = dssapi.identify(client)
+    return Context(dip_home=os.environ.get("DIP_HOME"), client=client, user=login, is_admin=is_admin,
+                   project_key=project_key)
+
+
+def run_macro(operation_id, project_key, config, plugin_config, progress_callback=None, result="HTML"):
+    """Body of ``MyRunnable.run``: the report as HTML (or as a ResultTable)."""
+    ctx = build_context(project_key)
+    report = runner.run_operation(operation_id, ctx, config, progress_callback)
+    if result == "RESULT_TABLE":
+        return render.to_result_table(report, ResultTable)
+    return render.to_html(report)
+
+
+class StepFailed(NodeOpsError):
+    """Raised by a step to fail its scenario (DSS shows this message)."""
+
+
+def run_step(operation_id):
+    """Body of ``step.py``: run, log the report, set scenario variables, fail if asked."""
+    config = get_step_config()
+    ctx = build_context(dataiku.default_project_key())
+    report = runner.run_operation(operation_id, ctx, config)
+    print(render.to_text(report))
+    Scenario().set_scenario_variables(**runner.scenario_variables(report))
+    if report.failure:
+        raise StepFailed(report.failure)
+    return report

@@ -1,0 +1,142 @@
+"""Renderers: one report model, many faces.
+
+- :func:`to_html`: self-contained HTML (inline, scoped CSS) for a macro result
+  or a dashboard tile, from the Jinja2 template in ``resource/templates``.
+- :func:`to_result_table`: a DSS ``ResultTable`` (the class is passed in, so this
+  module does not import ``dataiku``).
+- :func:`to_dataframe`: a pandas DataFrame of one table, exact values.
+- :func:`to_json` and :func:`to_text`: for the command line and logs.
+"""
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+from . import resources
+from .report import Report
+
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def format_bytes(n) -> str:
+    """Binary units with the unit spelled out: 1536 -> '1.5 KiB'."""
+    if n is None:
+        return ""
+    n = float(n)
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    i = 0
+    while n >= 1024 and i < len(_BINARY_UNITS) - 1:
+        n /= 1024.0
+        i += 1
+    if i == 0:
+        return "%s%d B" % (sign, n)
+    return "%s%.1f %s" % (sign, n, _BINARY_UNITS[i])
+
+
+def format_value(value, unit="") -> str:
+    if value is None:
+        return ""
+    if unit == "bytes":
+        return format_bytes(value)
+    if unit == "mb":
+        return "%.0f MiB" % value
+    if unit == "percent":
+        return "%.1f %%" % value
+    if unit in ("hours", "days"):
+        return "%.1f %s" % (value, "h" if unit == "hours" else "d")
+    if unit == "epoch_ms":
+        if not value:
+            return ""
+        return _dt.datetime.fromtimestamp(value / 1000.0).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    if unit == "count" and isinstance(value, (int, float)):
+        return "{:,}".format(value)
+    if isinstance(value, float):
+        return "%.2f" % value
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.templates_dir())),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = format_value
+    return env
+
+
+def to_html(report: Report) -> str:
+    env = _environment()
+    css = (resources.templates_dir() / "report.css").read_text(encoding="utf-8")
+    generated = format_value(report.generated_at_ms, "epoch_ms")
+    return env.get_template("report.html").render(report=report, css=css, generated=generated)
+
+
+def to_result_table(report: Report, result_table_cls, table_key=None):
+    """Fill a DSS ``ResultTable`` with one table of the report.
+
+    Every value is a string (the documented ResultTable column type); a column
+    in bytes gets a second column with the exact byte count.
+    """
+    table = report.table(table_key) if table_key else (report.tables[0] if report.tables else None)
+    rt = result_table_cls()
+    rt.set_name(report.title)
+    if table is None:
+        rt.add_column("message", "Message", "STRING")
+        for line in report.errors or ["no rows"]:
+            rt.add_record([line])
+        return rt
+    for col in table.columns:
+        rt.add_column(col.key, col.label, "STRING")
+        if col.unit == "bytes":
+            rt.add_column(col.key + "_exact", col.label + " (bytes)", "STRING")
+    for row in table.rows:
+        record = []
+        for col in table.columns:
+            value = row.get(col.key)
+            record.append(format_value(value, col.unit))
+            if col.unit == "bytes":
+                record.append("" if value is None else str(int(value)))
+        rt.add_record(record)
+    return rt
+
+
+def to_dataframe(report: Report, table_key=None):
+    import pandas as pd
+
+    table = report.table(table_key) if table_key else report.tables[0]
+    columns = [c.key for c in table.columns]
+    return pd.DataFrame([[row.get(c) for c in columns] for row in table.rows], columns=columns)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, default=str)
+
+
+def to_text(report: Report) -> str:
+    """A few lines for a scenario log or a terminal."""
+    lines = [report.title + (" (dry run)" if report.dry_run else "")]
+    for f in report.summary:
+        lines.append("  %s: %s" % (f.label, format_value(f.value, f.unit)))
+    for f in report.findings:
+        lines.append("  [%s] %s%s" % (f.severity, f.title, (": " + f.evidence) if f.evidence else ""))
+    for e in report.errors:
+        lines.append("  error: %s" % e)
+    return "\n".join(lines)
+
+
+def write_html(report: Report, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head><body>%s</body></html>\n"
+    import html as _html
+
+    path.write_text(page % (_html.escape(report.title), to_html(report)), encoding="utf-8")
+    return path

@@ -1,0 +1,98 @@
+"""The report model every operation returns.
+
+A :class:`Report` holds a title, summary figures, findings, tables and errors,
+all with exact values (bytes as integers, times as epoch milliseconds). The
+renderers in :mod:`nodeops.render` turn it into HTML, a DSS ResultTable, a pandas
+DataFrame or JSON; no operation formats anything itself.
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+SEVERITIES = ("PASS", "INFO", "WARN", "FAIL")
+
+# Units a figure or a column may carry; renderers format values by unit.
+UNITS = ("", "bytes", "count", "percent", "hours", "days", "epoch_ms", "mb")
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    value: Any
+    unit: str = ""
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError("unknown unit %r for figure %s" % (self.unit, self.key))
+
+
+@dataclass
+class Finding:
+    severity: str
+    title: str
+    evidence: str = ""
+    recommendation: str = ""
+    id: str = ""
+    link: str = ""
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError("unknown severity %r" % self.severity)
+
+
+@dataclass
+class Column:
+    key: str
+    label: str
+    unit: str = ""
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError("unknown unit %r for column %s" % (self.unit, self.key))
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    columns: List[Column]
+    rows: List[Dict[str, Any]] = field(default_factory=list)
+
+    def add(self, **row):
+        unknown = set(row) - {c.key for c in self.columns}
+        if unknown:
+            raise ValueError("table %s has no column(s) %s" % (self.key, ", ".join(sorted(unknown))))
+        self.rows.append(row)
+
+
+@dataclass
+class Report:
+    operation: str
+    title: str
+    generated_at_ms: int
+    summary: List[Figure] = field(default_factory=list)
+    findings: List[Finding] = field(default_factory=list)
+    tables: List[Table] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)
+    dry_run: Optional[bool] = None
+    params: Dict[str, Any] = field(default_factory=dict)
+    #: When set, a scenario step running this operation fails with this message.
+    failure: Optional[str] = None
+
+    def figure(self, key):
+        for f in self.summary:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def table(self, key):
+        for t in self.tables:
+            if t.key == key:
+                return t
+        raise KeyError(key)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
+        return d
