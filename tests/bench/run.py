@@ -1,0 +1,34 @@
+"""make bench: run every benchmark in tests/bench and print each as a ratio
+against its baseline measured in the same run (lower is better)."""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent / "python-lib")]
+
+from bench_capacity_scan import bench_capacity_scan  # noqa: E402
+from bench_datadir import bench_datadir  # noqa: E402
+
+BENCHMARKS = (bench_datadir, bench_capacity_scan)
+
+
+def main():
+    results = []
+    with tempfile.TemporaryDirectory(prefix="nodeops-bench-", dir=str(HERE.parent.parent)) as work:
+        for bench in BENCHMARKS:
+            r = bench(work)
+            results.append(r)
+            print("%-60s %8.2f s  baseline %8.2f s  ratio %.2f" % (r["name"], r["seconds"], r["baseline_seconds"], r["ratio"]))
+            print("    baseline: %s" % r["baseline"])
+    out = HERE.parent.parent / "dist" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print("results: %s" % out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

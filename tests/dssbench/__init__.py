@@ -1,0 +1,1 @@
+"""Test bench for node-ops: synthetic DSS data directories and test doubles."""

@@ -1,0 +1,84 @@
+"""Real processes standing in for Jupyter kernels.
+
+Each kernel is a Python child process that touches ``memory_mb`` MiB of
+memory (so its resident size is real, as psutil sees it), optionally starts
+children that do the same, and then waits. It exits on its own when the
+process that started it goes away, so a crashed test leaves nothing behind.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+_KERNEL_SCRIPT = r"""
+import os, sys, time, subprocess
+mb = int(sys.argv[1]); parent = int(sys.argv[2]); children = [int(x) for x in sys.argv[3:]]
+buf = b"\x01" * (mb * 1024 * 1024)  # filled, so every page is resident
+procs = []
+for c in children:
+    procs.append(subprocess.Popen([sys.executable, os.environ["NODEOPS_KERNEL_SCRIPT"], str(c), str(os.getpid())]))
+sys.stdout.write("ready\n"); sys.stdout.flush()
+while os.getppid() == parent:
+    time.sleep(0.5)
+for p in procs:
+    p.terminate()
+"""
+
+
+class Kernel:
+    def __init__(self, memory_mb, children_mb=()):
+        self.memory_mb = int(memory_mb)
+        self.children_mb = tuple(int(x) for x in children_mb)
+        self.process = None
+
+    def start(self, script_path):
+        env = dict(os.environ, NODEOPS_KERNEL_SCRIPT=script_path)
+        self.process = subprocess.Popen(
+            [sys.executable, script_path, str(self.memory_mb), str(os.getpid())] + [str(c) for c in self.children_mb],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        return self
+
+    def wait_ready(self, timeout=30):
+        line = self.process.stdout.readline()
+        if line.strip() != b"ready":
+            raise RuntimeError("kernel process %s did not start" % self.process.pid)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout=5.0):
+        """End the kernel as a session unload does: SIGTERM, then SIGKILL."""
+        if not self.alive():
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def write_script(directory):
+    path = os.path.join(directory, "fake_kernel.py")
+    with open(path, "w") as f:
+        f.write(_KERNEL_SCRIPT)
+    return path
+
+
+def start_all(kernels, directory):
+    """Start every kernel, then wait for all of them (they allocate in parallel)."""
+    script = write_script(directory)
+    for k in kernels:
+        k.start(script)
+    deadline = time.time() + 60
+    for k in kernels:
+        k.wait_ready(max(1, deadline - time.time()))
+    return kernels

@@ -1,0 +1,116 @@
+"""Instance-level endpoints: general settings, users and groups, activity,
+auth info, instance info, licensing."""
+
+from . import guesses
+from .routing import HTTPError, route
+from .state import NotFound
+
+
+@route("GET", "/admin/general-settings", admin=True)
+def get_general_settings(call):
+    return call.state.general_settings()
+
+
+@route("PUT", "/admin/general-settings", admin=True)
+def save_general_settings(call):
+    body = call.json
+    if not isinstance(body, dict):
+        raise HTTPError(400, "General settings must be a JSON object")
+    call.state.save_general_settings(body)
+    return {}
+
+
+def _user_item(u, include_settings):
+    item = {"login": u["login"], "displayName": u.get("displayName", u["login"]), "email": u.get("email", ""),
+            "groups": list(u.get("groups", [])), "userProfile": u.get("userProfile", "DESIGNER"),
+            "sourceType": u.get("sourceType", "LOCAL"), "enabled": u.get("enabled", True)}
+    if include_settings:
+        item["settings"] = u.get("settings", {})
+    return item
+
+
+@route("GET", "/admin/users/", admin=True)
+def list_users(call):
+    include = call.arg_bool("includeSettings")
+    return [_user_item(u, include) for u in call.state.users_file()["users"]]
+
+
+@route("GET", "/admin/users/<login>", admin=True)
+def get_user(call, login):
+    u = call.state.user(login)
+    if u is None:
+        raise NotFound("User %s does not exist" % login)
+    return _user_item(u, True)
+
+
+def _activity(call, login):
+    a = call.state.model["activity"].get(login, {})
+    return {"login": login, "lastSuccessfulLogin": a.get("lastSuccessfulLogin", 0),
+            "lastFailedLogin": a.get("lastFailedLogin", 0), "lastSessionActivity": a.get("lastSessionActivity", 0)}
+
+
+@route("GET", "/admin/users-activity", admin=True, since="users.activity")
+def users_activity(call):
+    enabled_only = call.arg_bool("enabledUsersOnly")
+    return [_activity(call, u["login"]) for u in call.state.users_file()["users"]
+            if not enabled_only or u.get("enabled", True)]
+
+
+@route("GET", "/admin/users/<login>/activity", admin=True, since="users.activity")
+def user_activity(call, login):
+    if call.state.user(login) is None:
+        raise NotFound("User %s does not exist" % login)
+    return _activity(call, login)
+
+
+@route("GET", "/admin/groups/", admin=True)
+def list_groups(call):
+    return call.state.users_file()["groups"]
+
+
+@route("GET", "/admin/groups/<name>", admin=True)
+def get_group(call, name):
+    g = call.state.group(name)
+    if g is None:
+        raise NotFound("Group %s does not exist" % name)
+    return g
+
+
+@route("GET", "/auth/info")
+def auth_info(call):
+    u = call.state.user(call.login) or {}
+    info = {"authIdentifier": call.login, "groups": list(u.get("groups", [])),
+            "userProfile": u.get("userProfile", "DESIGNER")}
+    if call.arg_bool("withSecrets"):
+        info["secrets"] = []
+    return info
+
+
+@route("GET", "/current-user")
+def current_user(call):
+    u = call.state.user(call.login) or {"login": call.login}
+    return _user_item(u, True)
+
+
+@route("GET", "/users")
+def users_info(call):
+    # DSSUserInfo (dataikuapi admin.py) reads login, displayName, email, groups and enabled.
+    return [{"login": u["login"], "displayName": u.get("displayName", u["login"]), "email": u.get("email", ""),
+             "groups": list(u.get("groups", [])), "enabled": u.get("enabled", True)}
+            for u in call.state.users_file()["users"]]
+
+
+@route("GET", "/instance-info", since="instance.info")
+def instance_info(call):
+    return dict(call.state.model.get("instance", {}))
+
+
+@route("GET", "/admin/licensing/status", admin=True)
+def licensing_status(call):
+    lic = call.state.model.get("license") or {}
+    expires = lic.get(guesses.LICENSE_EXPIRY_FIELD, call.state.model.get("now_ms", 0) + 180 * 86400000)
+    expired = expires < call.state.clock()
+    return {"base": {"hasLicense": True, "valid": not expired, "expired": expired,
+                     "licenseContent": {"licensee": {"company": "node-ops test bench"},
+                                        guesses.LICENSE_EXPIRY_FIELD: expires},
+                     "sublicense": {"profileLimits": {}}}}

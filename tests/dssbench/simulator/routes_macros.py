@@ -1,0 +1,224 @@
+"""Macros (runnables of installed plugins), dashboards and insights."""
+
+import json
+import threading
+from pathlib import Path
+
+from .routing import HTTPError, Raw, route
+from .state import NotFound
+
+
+# ---- macros ---------------------------------------------------------------
+def _runnables(call):
+    """(runnableType, plugin id, runnable id, folder) of every installed plugin macro."""
+    out = []
+    for plugin_id, plugin_dir in sorted(call.sim.plugins.items()):
+        base = Path(plugin_dir) / "python-runnables"
+        if base.is_dir():
+            for d in sorted(base.iterdir()):
+                if (d / "runnable.json").is_file():
+                    out.append(("pyrunnable_%s_%s" % (plugin_id, d.name), plugin_id, d.name, d))
+    return out
+
+
+def _runnable(call, runnable_type):
+    for item in _runnables(call):
+        if item[0] == runnable_type:
+            return item
+    raise NotFound("Macro %s does not exist" % runnable_type)
+
+
+def _definition(folder):
+    with open(folder / "runnable.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+@route("GET", "/projects/<key>/runnables/")
+def list_macros(call, key):
+    call.require_project(key)
+    out = []
+    for rtype, plugin_id, _, folder in _runnables(call):
+        d = _definition(folder)
+        if d.get("requiresGlobalAdmin") and not call.is_admin:
+            continue
+        out.append({"runnableType": rtype, "ownerPluginId": plugin_id, "meta": d.get("meta", {}),
+                    "resultType": d.get("resultType", "NONE")})
+    return out
+
+
+@route("GET", "/projects/<key>/runnables/<runnable_type>")
+def macro_definition(call, key, runnable_type):
+    call.require_project(key)
+    _, plugin_id, runnable_id, folder = _runnable(call, runnable_type)
+    d = _definition(folder)
+    d.update({"runnableType": runnable_type, "ownerPluginId": plugin_id, "id": runnable_id})
+    return d
+
+
+def _execute(sim, run, plugin_dir, runnable_id, key, config):
+    from dssbench import harness
+
+    outcome = harness.run_macro_process(plugin_dir, runnable_id, key, config, {}, sim.url,
+                                        sim.issue_ticket(run["login"]), sim.state.dip_home)
+    with sim.state.lock:
+        run["running"] = False
+        run["outcome"] = outcome
+
+
+@route("POST", "/projects/<key>/runnables/<runnable_type>", locked=False)
+def run_macro(call, key, runnable_type):
+    with call.state.lock:
+        call.require_project(key)
+        _, plugin_id, runnable_id, folder = _runnable(call, runnable_type)
+        d = _definition(folder)
+        if d.get("requiresGlobalAdmin") and not call.is_admin:
+            raise HTTPError(403, "Macro %s requires a DSS administrator" % runnable_type)
+        body = call.json or {}
+        config = dict(body.get("params") or {})
+        config.update(body.get("adminParams") or {})
+        run_id = call.state.new_id(call.state.macro_runs, 12)
+        run = {"runId": run_id, "login": call.login, "running": True, "start": call.state.clock(),
+               "resultType": d.get("resultType", "NONE"), "outcome": None}
+        call.state.macro_runs[run_id] = run
+    plugin_dir = folder.parent.parent
+    if call.arg_bool("wait"):
+        _execute(call.sim, run, plugin_dir, runnable_id, key, config)
+    else:
+        threading.Thread(target=_execute, args=(call.sim, run, plugin_dir, runnable_id, key, config),
+                         daemon=True).start()
+    return {"runId": run_id}
+
+
+def _macro_run(call, run_id):
+    run = call.state.macro_runs.get(run_id)
+    if run is None or (run["login"] != call.login and not call.is_admin):
+        raise NotFound("Macro run %s does not exist" % run_id)
+    return run
+
+
+@route("GET", "/projects/<key>/runnables/<runnable_type>/state/<run_id>")
+def macro_state(call, key, runnable_type, run_id):
+    run = _macro_run(call, run_id)
+    state = {"runId": run_id, "running": run["running"], "hasResult": not run["running"]}
+    if not run["running"] and run["outcome"].error:
+        state["exception"] = {"message": run["outcome"].error}
+    return state
+
+
+@route("GET", "/projects/<key>/runnables/<runnable_type>/result/<run_id>")
+def macro_result(call, key, runnable_type, run_id):
+    run = _macro_run(call, run_id)
+    if run["running"]:
+        raise HTTPError(400, "Macro run %s is still running" % run_id)
+    del call.state.macro_runs[run_id]  # once fetched, the run no longer exists
+    outcome = run["outcome"]
+    if outcome.error:
+        raise HTTPError(500, outcome.error, "com.dataiku.dip.exceptions.ExternalProcessFailedException")
+    if isinstance(outcome.result, str):
+        ctype = "text/html; charset=utf-8" if run["resultType"] == "HTML" else "text/plain; charset=utf-8"
+        return Raw(outcome.result, ctype)
+    return Raw(json.dumps(outcome.result), "application/json")
+
+
+@route("POST", "/projects/<key>/runnables/<runnable_type>/abort/<run_id>")
+def macro_abort(call, key, runnable_type, run_id):
+    _macro_run(call, run_id)
+    return Raw("")
+
+
+# ---- dashboards -------------------------------------------------------------
+def _tiles(d):
+    return sum(len(p.get("grid", {}).get("tiles", p.get("tiles", []))) for p in d.get("pages", []))
+
+
+@route("GET", "/projects/<key>/dashboards/", since="dashboards")
+def list_dashboards(call, key):
+    call.require_project(key)
+    return [{"id": d["id"], "projectKey": key, "name": d.get("name"), "listed": d.get("listed", False),
+             "owner": d.get("owner"), "numPages": len(d.get("pages", [])), "numTiles": _tiles(d),
+             "tags": d.get("tags", [])} for d in call.state.list_objects(key, "dashboards")]
+
+
+@route("POST", "/projects/<key>/dashboards/", since="dashboards")
+def create_dashboard(call, key):
+    call.require_project(key)
+    body = call.json or {}
+    if not body.get("name"):
+        raise HTTPError(400, "A dashboard needs a name")
+    existing = {d["id"] for d in call.state.list_objects(key, "dashboards")}
+    body = dict(body)
+    body.update({"id": call.state.new_id(existing), "projectKey": key, "owner": call.login})
+    body.setdefault("pages", [])
+    body.setdefault("listed", False)
+    call.state.save_object(key, "dashboards", body["id"], body)
+    return {"id": body["id"]}
+
+
+@route("GET", "/projects/<key>/dashboards/<dashboard_id>/", since="dashboards")
+def get_dashboard(call, key, dashboard_id):
+    call.require_project(key)
+    return call.state.get_object(key, "dashboards", dashboard_id)
+
+
+@route("PUT", "/projects/<key>/dashboards/<dashboard_id>/", since="dashboards")
+def save_dashboard(call, key, dashboard_id):
+    call.require_project(key)
+    call.state.get_object(key, "dashboards", dashboard_id)
+    body = dict(call.json or {})
+    body.update({"id": dashboard_id, "projectKey": key})
+    call.state.save_object(key, "dashboards", dashboard_id, body)
+    return body
+
+
+@route("DELETE", "/projects/<key>/dashboards/<dashboard_id>/", since="dashboards")
+def delete_dashboard(call, key, dashboard_id):
+    call.require_project(key)
+    call.state.delete_object(key, "dashboards", dashboard_id)
+    return Raw("")
+
+
+# ---- insights -----------------------------------------------------------------
+@route("GET", "/projects/<key>/insights/", since="dashboards")
+def list_insights(call, key):
+    call.require_project(key)
+    return [{"id": i["id"], "projectKey": key, "name": i.get("name"), "type": i.get("type"),
+             "listed": i.get("listed", False), "owner": i.get("owner"), "tags": i.get("tags", [])}
+            for i in call.state.list_objects(key, "insights")]
+
+
+@route("POST", "/projects/<key>/insights/", since="dashboards")
+def create_insight(call, key):
+    call.require_project(key)
+    proto = (call.json or {}).get("insightPrototype")
+    if not isinstance(proto, dict) or not proto.get("type"):
+        raise HTTPError(400, "insightPrototype with a type is required")
+    existing = {i["id"] for i in call.state.list_objects(key, "insights")}
+    insight = dict(proto)
+    insight.update({"id": call.state.new_id(existing), "projectKey": key, "owner": call.login})
+    insight.setdefault("name", insight["type"])
+    insight.setdefault("params", {})
+    call.state.save_object(key, "insights", insight["id"], insight)
+    return {"id": insight["id"]}
+
+
+@route("GET", "/projects/<key>/insights/<insight_id>/", since="dashboards")
+def get_insight(call, key, insight_id):
+    call.require_project(key)
+    return call.state.get_object(key, "insights", insight_id)
+
+
+@route("POST", "/projects/<key>/insights/<insight_id>/", since="dashboards")
+def save_insight(call, key, insight_id):
+    call.require_project(key)
+    call.state.get_object(key, "insights", insight_id)
+    insight = dict((call.json or {}).get("insight") or {})
+    insight.update({"id": insight_id, "projectKey": key})
+    call.state.save_object(key, "insights", insight_id, insight)
+    return insight
+
+
+@route("DELETE", "/projects/<key>/insights/<insight_id>/", since="dashboards")
+def delete_insight(call, key, insight_id):
+    call.require_project(key)
+    call.state.delete_object(key, "insights", insight_id)
+    return Raw("")

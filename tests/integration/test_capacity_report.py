@@ -1,0 +1,127 @@
+"""capacity-report end to end: macro and step run as DSS runs them, the CLI, through the real client."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dssbench.harness import DSSRefused
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def du_bytes(path):
+    """Bytes on disk by GNU du (allocated blocks, hard links once, symlinks not followed)."""
+    out = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0])
+
+
+def test_macro_reports_data_dir_by_folder_and_filesystem(harness, sim):
+    outcome = harness.run_macro("capacity-report", {"top_n": 5})
+    assert outcome.ok, outcome.traceback
+    assert outcome.result_kind == "str"
+    html = outcome.result
+    assert 'class="nodeops-report"' in html and "Capacity report" in html
+    for folder in ("jobs", "scenarios", "config", "managed_datasets"):
+        assert "<td>%s</td>" % folder in html
+    # The top-5 table lists exactly five second-level folders.
+    largest = html.split('data-table="largest"')[1].split("</table>")[0]
+    assert largest.count("<tr>") == 1 + 5
+
+
+def test_step_sets_scenario_variables_matching_du(harness, sim):
+    outcome = harness.run_step("capacity-report", {"top_n": 3, "min_disk_gb": 0})
+    assert outcome.ok, outcome.stderr
+    v = outcome.variables
+    dip_home = sim.state.dip_home
+    measured = v["nodeops_capacity_report_dip_home_disk_bytes"]
+    # Our walker and du agree on bytes on disk (du also counts the top directory itself).
+    assert abs(measured - du_bytes(dip_home)) <= 8192, (measured, du_bytes(dip_home))
+    st = os.statvfs(dip_home)
+    assert v["nodeops_capacity_report_fs_size_bytes"] == st.f_blocks * st.f_frsize
+    assert v["nodeops_capacity_report_symlinks_not_followed"] >= 1
+    assert "Capacity report" in outcome.stdout
+
+
+def test_symlink_out_of_dip_home_is_not_followed(harness, sim):
+    dip_home = sim.state.dip_home
+    links = [p for p in dip_home.rglob("*") if p.is_symlink()]
+    assert links, "the sample DIP_HOME has a symlink pointing outside"
+    outside = [l for l in links if not l.resolve().is_relative_to(dip_home.resolve())]
+    assert outside
+    outcome = harness.run_step("capacity-report", {})
+    behind = sum(du_bytes(l.resolve()) for l in outside)
+    assert behind > 0
+    assert outcome.variables["nodeops_capacity_report_dip_home_disk_bytes"] <= du_bytes(dip_home) + 8192
+
+
+def test_small_filesystem_is_a_finding(harness):
+    html = harness.run_macro("capacity-report", {"min_disk_gb": 10 ** 9}).result
+    assert "smaller than 1000000000 GB" in html
+    html = harness.run_macro("capacity-report", {"min_disk_gb": 0}).result
+    assert "smaller than" not in html
+
+
+def test_dss_refuses_non_admin_and_so_does_the_code(harness):
+    with pytest.raises(DSSRefused):
+        harness.run_macro("capacity-report", {}, user="alice")
+    # Even if DSS let it through, the code checks again.
+    outcome = harness.run_macro("capacity-report", {}, user="alice", enforce_dss_permissions=False)
+    assert not outcome.ok
+    assert outcome.error.startswith("permission denied: node-ops macros require a DSS administrator")
+    step = harness.run_step("capacity-report", {}, user="alice")
+    assert not step.ok
+    assert "permission denied" in step.error_message and step.variables == {}
+
+
+def test_bad_parameter_is_refused_before_anything_happens(harness, sim):
+    before = len(sim.hits)
+    outcome = harness.run_macro("capacity-report", {"top_n": 0, "min_disk_gb": "lots"})
+    assert not outcome.ok
+    assert "'top_n' must be an integer from 1 to 1000, got 0" in outcome.error
+    assert "'min_disk_gb' must be an integer >= 0, got 'lots'" in outcome.error
+    # identification only: no other API call
+    assert all(h.path.endswith(("/auth/info", "/admin/groups/administrators")) for h in sim.hits[before:])
+
+
+def test_api_down_means_a_clear_refusal(harness, sim):
+    with sim.refusing_connections():
+        outcome = harness.run_macro("capacity-report", {})
+    assert not outcome.ok
+    assert "could not be reached" in outcome.error
+
+
+def _cli(*args, env=None):
+    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib")] + [os.environ.get("PYTHONPATH", "")]))
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "nodeops"] + list(args), capture_output=True, text=True, env=full_env)
+
+
+def test_cli_on_dip_home_writes_json_and_html(sim, tmp_path):
+    out = _cli("capacity-report", "--dip-home", str(sim.state.dip_home), "--format", "json", "--top-n", "2")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["operation"] == "capacity-report"
+    assert len(report["tables"][1]["rows"]) == 2
+    html = tmp_path / "r.html"
+    out = _cli("capacity-report", "--dip-home", str(sim.state.dip_home), "--format", "html", "--out", str(html))
+    assert out.returncode == 0 and html.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_against_url_checks_the_key_owner(sim):
+    ok = _cli("capacity-report", "--dip-home", str(sim.state.dip_home), "--url", sim.url, "--api-key", sim.api_key("admin"))
+    assert ok.returncode == 0, ok.stderr
+    refused = _cli("capacity-report", "--dip-home", str(sim.state.dip_home), "--url", sim.url,
+                   "--api-key", sim.api_key("alice"))
+    assert refused.returncode == 2
+    assert "permission denied" in refused.stderr and "alice" in refused.stderr
+    bad = _cli("capacity-report", "--dip-home", str(sim.state.dip_home), "--top-n", "x")
+    assert bad.returncode == 2 and "'top_n' must be an integer" in bad.stderr
+
+
+def test_cli_refuses_a_folder_that_is_not_a_data_dir(tmp_path):
+    out = _cli("capacity-report", "--dip-home", str(tmp_path))
+    assert out.returncode == 2 and "does not look like a DSS data directory" in out.stderr

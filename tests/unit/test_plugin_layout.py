@@ -1,0 +1,137 @@
+"""The plugin as DSS sees it: the zip, the JSON descriptors, the code rules."""
+
+import ast
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nodeops import operations
+from nodeops.params import to_dss_json
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Parameter types DSS documents (plugins/reference/params.rst).
+DSS_PARAM_TYPES = {
+    "BOOLEAN", "DATE", "DOUBLE", "DOUBLES", "INT", "INTS", "PASSWORD", "STRING", "STRINGS", "TEXTAREA",
+    "ARRAY", "KEY_VALUE_LIST", "MAP", "MULTISELECT", "OBJECT_LIST", "SELECT",
+    "API_SERVICE", "API_SERVICE_VERSION", "BUNDLE", "CLUSTER", "CODE_ENV", "COLUMN", "COLUMNS", "CONNECTION",
+    "CONNECTIONS", "DATASET", "DATASETS", "DATASET_COLUMN", "DATASET_COLUMNS", "LLM", "KNOWLEDGE_BANK",
+    "MANAGED_FOLDER", "ML_TASK", "PLUGIN", "PROJECT", "SAVED_MODEL", "SCENARIO", "VISUAL_ANALYSIS",
+    "CREDENTIAL_REQUEST", "PRESET", "PRESETS", "SEPARATOR",
+}
+RESULT_TYPES = {"NONE", "HTML", "URL", "FILE", "FOLDER_FILE", "RESULT_TABLE", "JSON_OBJECT"}
+
+
+@pytest.fixture(scope="module")
+def plugin_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist") / "plugin.zip"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_plugin.py"), "--out", str(out)], check=True,
+                   capture_output=True)
+    with zipfile.ZipFile(out) as z:
+        yield {name: z.read(name) for name in z.namelist()}
+
+
+def components(files, kind, descriptor, code):
+    found = {}
+    for name in files:
+        parts = name.split("/")
+        if parts[0] == kind and len(parts) == 3:
+            found.setdefault(parts[1], set()).add(parts[2])
+    for comp_id, names in found.items():
+        assert {descriptor, code} <= names, "%s/%s lacks %s or %s" % (kind, comp_id, descriptor, code)
+    return sorted(found)
+
+
+def test_zip_layout(plugin_zip):
+    assert "plugin.json" in plugin_zip, "plugin.json must be at the zip root"
+    assert not any(n.startswith("tests/") for n in plugin_zip)
+    for name, data in plugin_zip.items():
+        if name.endswith(".json"):
+            json.loads(data)
+    meta = json.loads(plugin_zip["plugin.json"])
+    assert meta["id"] == "node-ops"
+    for key in ("label", "description", "icon", "category", "tags"):
+        assert meta["meta"].get(key), key
+    desc = json.loads(plugin_zip["code-env/python/desc.json"])
+    assert {"PYTHON39", "PYTHON310", "PYTHON311"} <= set(desc["acceptedPythonInterpreters"])
+    assert desc["installCorePackages"] is True
+    reqs = plugin_zip["code-env/python/spec/requirements.txt"].decode()
+    assert "psutil" in reqs and "pandas" not in reqs  # pandas comes with DSS's core packages
+
+
+def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
+    macros = components(plugin_zip, "python-runnables", "runnable.json", "runnable.py")
+    steps = components(plugin_zip, "python-steps", "step.json", "step.py")
+    assert macros, "no macro in the zip"
+    for kind, ids, descriptor in (("python-runnables", macros, "runnable.json"), ("python-steps", steps, "step.json")):
+        for comp_id in ids:
+            data = json.loads(plugin_zip["%s/%s/%s" % (kind, comp_id, descriptor)])
+            code = plugin_zip["%s/%s/%s" % (kind, comp_id, descriptor.replace(".json", ".py"))].decode()
+            assert '"%s"' % comp_id in code, "%s/%s/%s does not run operation %r" % (kind, comp_id, descriptor, comp_id)
+            op = operations.get(comp_id)  # the folder name is the operation id
+            for p in data.get("params", []):
+                assert p["type"] in DSS_PARAM_TYPES, "%s: %s has type %s" % (comp_id, p["name"], p["type"])
+            assert data["params"] == [to_dss_json(p) for p in op.params], \
+                "%s/%s: params differ from the declaration in python-lib (nodeops.%s)" % (kind, comp_id, comp_id)
+            if kind == "python-runnables":
+                assert data["resultType"] in RESULT_TYPES
+                assert data["resultType"] == op.result_type
+                assert data["requiresGlobalAdmin"] is True and data["impersonate"] is False
+
+
+def test_runnable_defines_myrunnable(plugin_zip):
+    for name, data in plugin_zip.items():
+        if name.endswith("/runnable.py"):
+            tree = ast.parse(data)
+            classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+            assert classes == ["MyRunnable"], name
+
+
+def _imports_dataiku(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name == "dataiku" or a.name.startswith("dataiku.") for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module and (node.module == "dataiku" or node.module.startswith("dataiku.")):
+            return True
+    return False
+
+
+def test_dataiku_is_imported_in_exactly_one_module():
+    code = [p for d in ("python-lib", "python-runnables", "python-steps", "resource") for p in (ROOT / d).rglob("*.py")]
+    importers = sorted(str(p.relative_to(ROOT)) for p in code if _imports_dataiku(p))
+    assert importers == ["python-lib/nodeops/dss.py"]
+
+
+def test_library_imports_without_dataiku():
+    """Everything but nodeops.dss imports in a fresh interpreter with no dataiku on the path."""
+    modules = sorted(p.stem for p in (ROOT / "python-lib" / "nodeops").glob("*.py")
+                     if p.stem not in ("dss", "__main__", "__init__"))
+    code = ("import sys, importlib\n"
+            "for m in %r: importlib.import_module('nodeops.' + m)\n"
+            "assert 'dataiku' not in sys.modules\n"
+            "try:\n    import dataiku\nexcept ImportError: print('no dataiku')\n") % (modules,)
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT / "python-lib"), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "no dataiku" in out.stdout
+
+
+def _vermin(*targets):
+    vermin = str(Path(sys.executable).parent / "vermin")
+    return subprocess.run([vermin, "--no-tips", "--violations", "--target=3.9-", "--eval-annotations"]
+                          + [str(t) for t in targets], capture_output=True, text=True)
+
+
+def test_code_runs_on_python_39(tmp_path):
+    """vermin: the minimum Python version needed by the plugin code is at most 3.9."""
+    out = _vermin(*(ROOT / d for d in ("python-lib", "python-runnables", "python-steps", "tools")))
+    assert out.returncode == 0, out.stdout + out.stderr
+    # and the check does catch newer syntax
+    newer = tmp_path / "newer.py"
+    newer.write_text("def f(x):\n    match x:\n        case 1:\n            return 1\n")
+    assert _vermin(newer).returncode != 0

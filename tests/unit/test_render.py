@@ -1,0 +1,51 @@
+import json
+import re
+
+from nodeops import render
+from nodeops.report import Column, Figure, Finding, Report, Table
+from dssbench.dataiku_stub.dataiku.runnables import ResultTable
+
+
+def sample():
+    r = Report("capacity-report", "Capacity <report>", 1764072000000, dry_run=True)
+    r.summary.append(Figure("disk", "Disk", 3 * 1024 ** 3, "bytes"))
+    r.findings.append(Finding("WARN", "Small disk", evidence="100 GB", recommendation="Grow it", link="https://doc.dataiku.com/x"))
+    t = Table("folders", "Folders", [Column("folder", "Folder"), Column("disk_bytes", "On disk", "bytes")])
+    t.add(folder="jobs", disk_bytes=1536)
+    t.add(folder="<script>", disk_bytes=5)
+    r.tables.append(t)
+    r.errors.append("1 path could not be read")
+    return r
+
+
+def test_binary_units():
+    assert render.format_bytes(0) == "0 B"
+    assert render.format_bytes(1536) == "1.5 KiB"
+    assert render.format_bytes(3 * 1024 ** 3) == "3.0 GiB"
+
+
+def test_html_is_escaped_self_contained_and_scoped():
+    html = render.to_html(sample())
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "Capacity &lt;report&gt;" in html
+    assert "dry run" in html and "3.0 GiB" in html and 'title="1536 bytes"' in html
+    assert "<link" not in html and "src=" not in html  # nothing loaded from outside
+    css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    selectors = [s.strip() for block in re.findall(r"([^{}]+)\{", css) for s in block.split(",")]
+    assert selectors and all(s.startswith(".nodeops-report") for s in selectors), selectors
+
+
+def test_result_table_has_exact_bytes():
+    rt = render.to_result_table(sample(), ResultTable)
+    data = json.loads(rt.to_json())
+    assert [c["name"] for c in data["columns"]] == ["folder", "disk_bytes", "disk_bytes_exact"]
+    assert data["records"][0] == ["jobs", "1.5 KiB", "1536"]
+    assert all(c["type"] == "STRING" for c in data["columns"])
+
+
+def test_dataframe_and_json_keep_exact_values():
+    df = render.to_dataframe(sample())
+    assert list(df.columns) == ["folder", "disk_bytes"] and int(df.loc[0, "disk_bytes"]) == 1536
+    d = json.loads(render.to_json(sample()))
+    assert d["tables"][0]["rows"][0] == {"folder": "jobs", "disk_bytes": 1536}
+    assert d["summary"][0]["value"] == 3 * 1024 ** 3 and d["dry_run"] is True
