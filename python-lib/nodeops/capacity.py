@@ -14,8 +14,8 @@ OPERATION_ID = "capacity-report"
 TITLE = "Capacity report"
 
 PARAMS = (
-    Param("top_n", "INT", "Largest folders shown", default=20, min=1, max=1000,
-          description="How many of the largest folders (one level below the top-level folders) to list."),
+    Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000,
+          description="How many of the largest entries one level below the top-level folders (e.g. jobs/SALES) to list."),
     Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0,
           description="A finding is raised when the filesystem holding DIP_HOME is smaller than this (GB = 10^9 bytes)."),
 )
@@ -64,7 +64,7 @@ def run(ctx, params, progress=None) -> Report:
                     files=usage.files, share_percent=round(100.0 * usage.disk_bytes / total, 1))
     report.tables.append(folders)
 
-    largest = Table("largest", "Largest folders", [
+    largest = Table("largest", "Largest folders and files one level down", [
         Column("folder", "Folder"), Column("disk_bytes", "On disk", "bytes"), Column("files", "Files", "count")])
     ranked = sorted(scan.second.items(), key=lambda kv: (-kv[1].disk_bytes, kv[0]))[: params.top_n]
     for name, usage in ranked:

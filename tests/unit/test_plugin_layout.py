@@ -76,7 +76,7 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
             for p in data.get("params", []):
                 assert p["type"] in DSS_PARAM_TYPES, "%s: %s has type %s" % (comp_id, p["name"], p["type"])
             assert data["params"] == [to_dss_json(p) for p in op.params], \
-                "%s/%s: params differ from the declaration in python-lib (nodeops.%s)" % (kind, comp_id, comp_id)
+                "%s/%s/%s: params differ from the declaration in python-lib; run tools/sync_params.py" % (kind, comp_id, descriptor)
             if kind == "python-runnables":
                 assert data["resultType"] in RESULT_TYPES
                 assert data["resultType"] == op.result_type

@@ -1,0 +1,29 @@
+"""Rewrite the "params" of every runnable.json / step.json from the declarations
+in python-lib (nodeops.operations). The test suite fails when they differ."""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python-lib"))
+
+from nodeops import operations  # noqa: E402
+from nodeops.params import to_dss_json  # noqa: E402
+
+
+def main():
+    for kind, descriptor in (("python-runnables", "runnable.json"), ("python-steps", "step.json")):
+        for path in sorted((ROOT / kind).glob("*/" + descriptor)):
+            op = operations.get(path.parent.name)
+            data = json.loads(path.read_text(encoding="utf-8"))
+            params = [to_dss_json(p) for p in op.params]
+            if data.get("params") != params:
+                data["params"] = params
+                path.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
+                print("updated %s" % path.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
