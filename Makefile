@@ -29,7 +29,7 @@ test: venv
 	$(MAKE) --no-print-directory compat
 
 compat: venv
-	PYTHONPATH=$(OLD_CLIENT_DIR) NODEOPS_EXPECT_CLIENT=$(OLD_CLIENT) $(PY) -m pytest tests/contract tests/integration
+	PYTHONPATH=$(CURDIR)/$(OLD_CLIENT_DIR) NODEOPS_EXPECT_CLIENT=$(OLD_CLIENT) $(PY) -m pytest tests/contract tests/integration
 
 unit: venv
 	$(PY) -m pytest tests/unit

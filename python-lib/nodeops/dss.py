@@ -7,7 +7,7 @@ long: read the config DSS gives, build the context, run one operation, render.
 import os
 
 import dataiku
-from dataiku.customstep import get_plugin_config, get_step_config
+from dataiku.customstep import get_step_config
 from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
 from dataiku.scenario import Scenario
 

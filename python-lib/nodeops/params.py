@@ -7,7 +7,7 @@ parameter's name, type, default and bounds live in exactly one place.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Tuple
 
 from .errors import ParameterError

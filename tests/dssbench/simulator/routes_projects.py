@@ -1,7 +1,6 @@
 """Projects, scenarios and their runs, jobs, futures (running scenarios)."""
 
 import datetime as _dt
-import os
 import re
 
 from . import guesses
@@ -273,7 +272,8 @@ def runs_by_date(call, key, sid):
     call.require_project(key)
     call.state.scenario(key, sid)
     start = _parse_day(call.args.get("fromDate"), "fromDate").timestamp() * 1000
-    end = (_parse_day(call.args.get("toDate"), "toDate") + _dt.timedelta(days=1)).timestamp() * 1000
+    # toDate is exclusive (dataikuapi's get_runs_by_date docstring)
+    end = _parse_day(call.args.get("toDate"), "toDate").timestamp() * 1000
     return [r for r in _sorted_runs(call, key, sid) if start <= r["start"] < end]
 
 
@@ -314,21 +314,16 @@ def _jobs(call, key):
     return jobs
 
 
-def _visible_jobs(call, key):
-    jobs = _jobs(call, key)
-    return jobs
-
-
 @route("GET", "/projects/<key>/jobs/")
 def list_jobs(call, key):
     call.require_project(key)
-    return _visible_jobs(call, key)
+    return _jobs(call, key)
 
 
 @route("GET", "/projects/<key>/jobs/running/", since="jobs.running")
 def list_project_running_jobs(call, key):
     call.require_project(key)
-    return [j for j in _visible_jobs(call, key) if not j["stableState"]]
+    return [j for j in _jobs(call, key) if not j["stableState"]]
 
 
 @route("GET", "/jobs/running/", since="jobs.running")
