@@ -7,6 +7,7 @@ process that started it goes away, so a crashed test leaves nothing behind.
 """
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -41,9 +42,11 @@ class Kernel:
         return self
 
     def wait_ready(self, timeout=30):
-        line = self.process.stdout.readline()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
         if line.strip() != b"ready":
-            raise RuntimeError("kernel process %s did not start" % self.process.pid)
+            self.stop()
+            raise RuntimeError("kernel process %s did not start within %.0f s" % (self.process.pid, timeout))
 
     @property
     def pid(self):
