@@ -1,6 +1,5 @@
 """Fixtures of the DSS test bench: a built DATA_DIR, a running simulator, clients, the harness."""
 
-import os
 from pathlib import Path
 
 import pytest

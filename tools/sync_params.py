@@ -13,11 +13,12 @@ from nodeops.params import to_dss_json  # noqa: E402
 
 
 def main():
-    for kind, descriptor in (("python-runnables", "runnable.json"), ("python-steps", "step.json")):
+    for kind, descriptor, component in (("python-runnables", "runnable.json", "macro"),
+                                        ("python-steps", "step.json", "step")):
         for path in sorted((ROOT / kind).glob("*/" + descriptor)):
             op = operations.get(path.parent.name)
             data = json.loads(path.read_text(encoding="utf-8"))
-            params = [to_dss_json(p) for p in op.params]
+            params = [to_dss_json(p) for p in op.declared_params(component)]
             if data.get("params") != params:
                 data["params"] = params
                 path.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")

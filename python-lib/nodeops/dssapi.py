@@ -55,3 +55,38 @@ def identify(client):
         raise Unavailable("the DSS API at %s could not be reached: %s" % (getattr(client, "host", "?"), e)) from e
     except DataikuException as e:
         raise Unavailable("the DSS API refused to say who the current user is: %s" % e) from e
+
+
+def _call(what, fn, *args, **kwargs):
+    """Run one API call; a connection failure or a refusal becomes Unavailable naming ``what``."""
+    try:
+        return fn(*args, **kwargs)
+    except requests.exceptions.RequestException as e:
+        raise Unavailable("the DSS API could not be reached (%s): %s" % (what, e)) from e
+    except DataikuException as e:
+        raise Unavailable("the DSS API refused %s: %s" % (what, e)) from e
+
+
+def project_keys(client):
+    """Keys of every project (the caller is an administrator, so it sees them all)."""
+    return set(_call("listing projects", client.list_project_keys))
+
+
+def running_job_ids(client, project_key):
+    """IDs of the jobs of a project that are not finished (``stableState`` false).
+
+    ``list_jobs`` exists in every client and server; the 15.2-only running-jobs
+    endpoints would not save a call per project.
+    """
+    jobs = _call("listing the jobs of project %s" % project_key, client.get_project(project_key).list_jobs)
+    out = set()
+    for j in jobs:
+        if not j.get("stableState", True):
+            out.add(j.get("jobId") or j["def"]["id"])
+    return out
+
+
+def running_scenarios(client, project_key):
+    """{scenario id: start of its current run (epoch ms)} for the running scenarios of a project."""
+    items = _call("listing the scenarios of project %s" % project_key, client.get_project(project_key).list_scenarios)
+    return {item["id"]: int(item.get("start") or 0) for item in items if item.get("running")}

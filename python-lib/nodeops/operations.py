@@ -8,7 +8,7 @@ function ``run(ctx, params, progress) -> Report``.
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
-from . import capacity
+from . import capacity, retention
 from .params import Param, parse_params
 
 
@@ -24,11 +24,18 @@ class Operation:
     def parse(self, config):
         return parse_params(self.id, self.params, config)
 
+    def declared_params(self, component):
+        """The parameters declared in runnable.json ("macro") or step.json ("step")."""
+        return tuple(p for p in self.params if component == "step" or not p.step_only)
+
 
 OPERATIONS = {
     op.id: op
     for op in (
         Operation(capacity.OPERATION_ID, capacity.TITLE, capacity.PARAMS, capacity.run),
+        Operation(retention.JOBS.id, retention.JOBS.title, retention.LOG_PARAMS, retention.run_jobs),
+        Operation(retention.SCENARIOS.id, retention.SCENARIOS.title, retention.LOG_PARAMS, retention.run_scenarios),
+        Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports),
     )
 }
 

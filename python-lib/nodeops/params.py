@@ -30,6 +30,8 @@ class Param:
     max: Optional[float] = None
     choices: Tuple[Tuple[str, str], ...] = ()  # (value, label)
     mandatory: bool = False
+    #: Declared in step.json only (e.g. fail_on_error), not in runnable.json.
+    step_only: bool = False
 
     def __post_init__(self):
         if self.type not in SUPPORTED_TYPES:

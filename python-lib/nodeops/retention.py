@@ -1,0 +1,353 @@
+"""Log retention: where it is decided what job logs, scenario run logs and
+user exports may go.
+
+Selection is a stream of groups (a project's jobs, a scenario's runs, the
+exports), each sorted newest first; :func:`decide` says, for one entry, keep or
+delete and why. Protections win over rules: a running entry is always kept;
+otherwise an entry is deleted only when it is BOTH older than
+``retention_days`` AND not among the ``keep_last`` newest of its group.
+
+The same code path serves dry runs and real runs: the plan is computed the
+same way, and only the last step (measure vs. delete through
+:mod:`nodeops.safedelete`) differs. Memory holds one group at a time.
+"""
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from . import dssapi, safedelete
+from .errors import ParameterError, Unavailable
+from .params import Param
+from .report import Column, Figure, Report, Table
+
+JOB_ID_RE = re.compile(r"_(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)\.(\d{3})$")
+RUN_ID_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d{3})$")
+
+PROJECTS_MODES = (("ALL", "All projects"), ("CURRENT", "Current project"), ("INCLUDED", "Only the listed projects"),
+                  ("ALL_BUT_EXCLUDED", "All but the listed projects"))
+
+#: Entries listed one by one in a report; beyond that they are counted only
+#: (keeps memory flat and the HTML readable on 100k-entry purges).
+MAX_LISTED = 500
+
+RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0,
+                       description="Entries older than this may be deleted.")
+DRY_RUN = Param("dry_run", "BOOLEAN", "Dry run", default=True,
+                description="Report exactly what would be deleted; delete nothing.")
+FAIL_ON_ERROR = Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
+                      description="Fail the step when an entry could not be read or deleted, or the purge could not run.")
+
+LOG_PARAMS = (
+    RETENTION_DAYS,
+    Param("keep_last", "INT", "Always keep the newest", default=20, min=0,
+          description="Always keep this many newest entries per project (job logs) or per scenario (scenario runs), whatever their age."),
+    Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES),
+    Param("projects", "STRINGS", "Project keys", default=(),
+          description="For 'Only the listed projects' and 'All but the listed projects'."),
+    Param("include_orphans", "BOOLEAN", "Include orphans", default=True,
+          description="Also purge folders of projects that no longer exist in DSS."),
+    DRY_RUN,
+    FAIL_ON_ERROR,
+)
+
+EXPORT_PARAMS = (RETENTION_DAYS, DRY_RUN, FAIL_ON_ERROR)
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str  # operation id
+    folder: str  # top-level folder of DIP_HOME
+    title: str
+    noun: str
+    depth: int  # levels below the folder: 2 = KEY/ENTRY, 3 = KEY/SCENARIO/ENTRY, 1 = ENTRY
+    id_re: Optional["re.Pattern"]
+
+
+JOBS = Family("purge-job-logs", "jobs", "Purge job logs", "job", 2, JOB_ID_RE)
+SCENARIOS = Family("purge-scenario-logs", "scenarios", "Purge scenario run logs", "scenario run", 3, RUN_ID_RE)
+EXPORTS = Family("purge-exports", "exports", "Purge user exports", "export", 1, None)
+
+
+@dataclass
+class Entry:
+    name: str
+    path: Path
+    timestamp_ms: int
+    from_id: bool
+
+
+def id_timestamp_ms(family, name) -> Optional[int]:
+    """The time inside a DSS job or run ID (server local time), in epoch ms; None if absent."""
+    if family.id_re is None:
+        return None
+    m = family.id_re.search(name)
+    if not m:
+        return None
+    y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
+    try:
+        return int(_dt.datetime(y, mo, d, h, mi, s).timestamp() * 1000) + ms
+    except ValueError:
+        return None
+
+
+def decide(entry, rank, running, cutoff_ms, keep_last):
+    """Keep or delete one entry of a group sorted newest first: (delete?, reason)."""
+    if running:
+        return False, "running"
+    if entry.timestamp_ms >= cutoff_ms:
+        return False, "recent"
+    if rank < keep_last:
+        return False, "keep_last"
+    return True, "older than retention, not among the newest kept, not running"
+
+
+# ---- listing -------------------------------------------------------------------
+def _children(path, errors):
+    """Sorted (name, DirEntry) of a folder, hidden names skipped; errors recorded, never raised."""
+    try:
+        with os.scandir(path) as it:
+            return sorted(((e.name, e) for e in it if not e.name.startswith(".")), key=lambda x: x[0])
+    except OSError as e:
+        errors.append("%s: cannot read (%s)" % (path, e.strerror or e))
+        return []
+
+
+def _real_dirs(path, errors):
+    out = []
+    for name, e in _children(path, errors):
+        try:
+            if e.is_symlink():
+                errors.append("%s: symlink, not followed" % e.path)
+            elif e.is_dir(follow_symlinks=False):
+                out.append((name, e))
+        except OSError as ex:
+            errors.append("%s: cannot read (%s)" % (e.path, ex.strerror or ex))
+    return out
+
+
+def _entries(family, folder, errors):
+    out = []
+    for name, e in _children(folder, errors):
+        ts = id_timestamp_ms(family, name)
+        from_id = ts is not None
+        if ts is None:
+            try:
+                ts = int(e.stat(follow_symlinks=False).st_mtime * 1000)
+            except OSError as ex:
+                errors.append("%s: cannot read (%s)" % (e.path, ex.strerror or ex))
+                continue
+        out.append(Entry(name, Path(e.path), ts, from_id))
+    out.sort(key=lambda x: (x.timestamp_ms, x.name), reverse=True)
+    return out
+
+
+def groups(family, root, errors):
+    """Yield (project_key, scenario_id or None, entries newest first), one group at a time."""
+    if family.depth == 1:
+        yield None, None, _entries(family, root, errors)
+        return
+    for key, e in _real_dirs(root, errors):
+        if family.depth == 2:
+            yield key, None, _entries(family, e.path, errors)
+        else:
+            for scenario_id, se in _real_dirs(e.path, errors):
+                yield key, scenario_id, _entries(family, se.path, errors)
+
+
+# ---- the operation -----------------------------------------------------------------
+def _selected_projects(family, params, ctx):
+    """Check the scope parameters before anything happens; returns a predicate on project keys."""
+    if family.depth == 1:
+        return lambda key: True
+    mode, keys = params.projects_mode, params.projects
+    problems = []
+    for k in keys:
+        try:
+            safedelete.check_name(k, "project key")
+        except safedelete.UnsafePath:
+            problems.append("'projects' contains %r, which is not a project key" % k)
+    if mode == "INCLUDED" and not keys:
+        problems.append("'projects' must list at least one project key when 'projects_mode' is INCLUDED")
+    if mode == "CURRENT" and not ctx.project_key:
+        problems.append("'projects_mode' CURRENT needs a current project")
+    if problems:
+        raise ParameterError(family.id, problems)
+    if mode == "CURRENT":
+        return lambda key: key == ctx.project_key
+    if mode == "INCLUDED":
+        return lambda key: key in keys
+    if mode == "ALL_BUT_EXCLUDED":
+        return lambda key: key not in keys
+    return lambda key: True
+
+
+class _Running:
+    """Running entries per project, asked of the API once per project."""
+
+    def __init__(self, ctx, family):
+        self.ctx, self.family, self.cache = ctx, family, {}
+
+    def for_project(self, key):
+        if key not in self.cache:
+            client = self.ctx.require_client()
+            if self.family is JOBS:
+                self.cache[key] = dssapi.running_job_ids(client, key)
+            else:
+                self.cache[key] = dssapi.running_scenarios(client, key)
+        return self.cache[key]
+
+    def protects(self, key, scenario_id, entries):
+        """Set of entry names that are running."""
+        info = self.for_project(key)
+        if self.family is JOBS:
+            return {e.name for e in entries if e.name in info}
+        if scenario_id not in info:
+            return set()
+        start = info[scenario_id]
+        # The current run's ID is its start time; keep it, anything newer, and the newest folder.
+        running = {e.name for e in entries if e.timestamp_ms >= start - 1000}
+        if entries:
+            running.add(entries[0].name)
+        return running
+
+
+def run(ctx, params, progress=None, family=JOBS) -> Report:
+    ctx.require_admin()
+    selected = _selected_projects(family, params, ctx)
+    dip_home = ctx.require_dip_home()
+    now = ctx.now()
+    cutoff_ms = int((now - _dt.timedelta(days=params.retention_days)).timestamp() * 1000)
+    keep_last = params.get("keep_last", 0)
+    include_orphans = params.get("include_orphans", True)
+    dry_run = params.dry_run
+    report = Report(operation=family.id, title=family.title, generated_at_ms=int(now.timestamp() * 1000),
+                    dry_run=dry_run, params=dict(params))
+    by_group = Table("groups", "By project" if family.depth == 2 else ("By scenario" if family.depth == 3 else "Exports"), [
+        Column("project", "Project"), Column("scenario", "Scenario"), Column("seen", "Seen", "count"),
+        Column("kept_running", "Kept: running", "count"), Column("kept_recent", "Kept: recent", "count"),
+        Column("kept_keep_last", "Kept: newest", "count"),
+        Column("deleted", "Would delete" if dry_run else "Deleted", "count"),
+        Column("bytes", "Would free" if dry_run else "Freed", "bytes")])
+    if family.depth < 3:
+        by_group.columns = [c for c in by_group.columns if c.key != "scenario"]
+    if family.depth == 1:
+        by_group.columns = [c for c in by_group.columns if c.key not in ("project", "kept_running", "kept_keep_last")]
+    listed = Table("entries", "Would be deleted" if dry_run else "Deleted", [
+        Column("project", "Project"), Column("entry", family.noun.capitalize()), Column("age_days", "Age", "days"),
+        Column("bytes", "Size", "bytes"), Column("reason", "Reason")])
+    totals = dict(seen=0, kept_running=0, kept_recent=0, kept_keep_last=0, deleted=0, bytes=0)
+    report.tables += [by_group, listed]
+
+    def finish():
+        report.summary += [
+            Figure("seen", "Entries seen", totals["seen"], "count"),
+            Figure("deleted", "Would delete" if dry_run else "Deleted", totals["deleted"], "count"),
+            Figure("bytes_freed", "Would free" if dry_run else "Freed", totals["bytes"], "bytes"),
+            Figure("kept_running", "Kept: running", totals["kept_running"], "count"),
+            Figure("kept_recent", "Kept: recent", totals["kept_recent"], "count"),
+            Figure("kept_keep_last", "Kept: newest", totals["kept_keep_last"], "count"),
+            Figure("errors", "Errors", len(report.errors), "count"),
+        ]
+        if report.errors and params.get("fail_on_error", True):
+            report.failure = "%s: %d error(s); first: %s" % (family.title, len(report.errors), report.errors[0])
+        return report
+
+    root = dip_home / family.folder
+    if not os.path.lexists(root):
+        return finish()
+    try:
+        trash = safedelete.Trash(dip_home, family.folder)
+    except (safedelete.UnsafePath, OSError) as e:
+        report.errors.append("nothing was deleted: %s" % e)
+        return finish()
+    try:
+        trash.acquire(create=not dry_run)
+    except safedelete.LockHeld as e:
+        report.errors.append("nothing was done: %s" % e)
+        return finish()
+    with trash:
+        existing = None
+        if family.depth > 1:
+            try:
+                existing = dssapi.project_keys(ctx.require_client())
+            except Unavailable as e:
+                report.errors.append("nothing was deleted: %s" % e)
+                return finish()
+        if not dry_run:
+            try:
+                leftovers = trash.empty()
+                if leftovers:
+                    totals["bytes"] += leftovers
+            except OSError as e:
+                report.errors.append("could not empty the trash %s: %s" % (trash.path, e))
+        running = _Running(ctx, family)
+        failed_projects = set()
+        for key, scenario_id, entries in groups(family, root, report.errors):
+            if key is not None and not selected(key):
+                continue
+            orphan = existing is not None and key not in existing
+            if orphan and not include_orphans:
+                continue
+            protected = set()
+            if key is not None and not orphan:
+                if key in failed_projects:
+                    continue
+                try:
+                    protected = running.protects(key, scenario_id, entries)
+                except Unavailable as e:
+                    failed_projects.add(key)
+                    report.errors.append("project %s: nothing deleted, its running %ss are unknown: %s"
+                                         % (key, family.noun, e))
+                    continue
+            row = dict(seen=0, kept_running=0, kept_recent=0, kept_keep_last=0, deleted=0, bytes=0)
+            for rank, entry in enumerate(entries):
+                row["seen"] += 1
+                delete, reason = decide(entry, rank, entry.name in protected, cutoff_ms, keep_last)
+                if not delete:
+                    row["kept_" + reason] += 1
+                    continue
+                try:
+                    size = safedelete.tree_bytes(entry.path) if dry_run else trash.delete(entry.path)
+                except OSError as e:
+                    report.errors.append("%s: could not %s (%s)" % (entry.path, "measure" if dry_run else "delete",
+                                                                    e.strerror or e))
+                    continue
+                row["deleted"] += 1
+                row["bytes"] += size
+                if len(listed.rows) < MAX_LISTED:
+                    listed.add(project=(key or "") + (" (orphan)" if orphan else ""),
+                               entry=entry.name if scenario_id is None else "%s/%s" % (scenario_id, entry.name),
+                               age_days=round((report.generated_at_ms - entry.timestamp_ms) / 86400000.0, 1),
+                               bytes=size, reason=reason)
+            if progress is not None:
+                progress(totals["seen"] + row["seen"])
+            for k in totals:
+                totals[k] += row[k]
+            if row["seen"]:
+                cells = dict(row)
+                if family.depth > 1:
+                    cells["project"] = key + (" (orphan)" if orphan else "")
+                if family.depth == 3:
+                    cells["scenario"] = scenario_id
+                if family.depth == 1:
+                    del cells["kept_running"], cells["kept_keep_last"]
+                by_group.add(**cells)
+    if totals["deleted"] > len(listed.rows):
+        listed.title += " (first %d of %d)" % (len(listed.rows), totals["deleted"])
+    return finish()
+
+
+def run_jobs(ctx, params, progress=None):
+    return run(ctx, params, progress, JOBS)
+
+
+def run_scenarios(ctx, params, progress=None):
+    return run(ctx, params, progress, SCENARIOS)
+
+
+def run_exports(ctx, params, progress=None):
+    return run(ctx, params, progress, EXPORTS)

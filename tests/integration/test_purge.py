@@ -1,0 +1,266 @@
+"""Log retention end to end: the purge macros and steps as DSS runs them, against the
+simulator and a real DIP_HOME. Each protection has a test that fails without it."""
+
+import datetime as dt
+import os
+import subprocess
+
+import pytest
+
+from dssbench.datadir import small_spec
+from dssbench.harness import DSSRefused, Harness
+from nodeops import retention, safedelete
+
+
+@pytest.fixture
+def instance(new_instance, start_sim):
+    dip_home, model = new_instance()
+    sim = start_sim(dip_home, model)
+    return dip_home, model, sim, Harness(sim)
+
+
+def job_folders(dip_home):
+    return {(p.name, j.name) for p in (dip_home / "jobs").iterdir() if not p.name.startswith(".")
+            for j in p.iterdir()}
+
+
+def running_job_ids(model):
+    return {(k, j["def"]["id"]) for k, jobs in model["jobs"].items() for j in jobs if not j["stableState"]}
+
+
+def expected_job_deletions(dip_home, model, retention_days, keep_last, projects=None):
+    """Independent oracle: older than retention AND not among the keep_last newest AND not running."""
+    cutoff = (dt.datetime.now() - dt.timedelta(days=retention_days)).timestamp() * 1000
+    running = running_job_ids(model)
+    out = set()
+    for p in (dip_home / "jobs").iterdir():
+        if p.name.startswith(".") or (projects is not None and p.name not in projects):
+            continue
+        entries = sorted(((retention.id_timestamp_ms(retention.JOBS, j.name), j.name) for j in p.iterdir()), reverse=True)
+        for rank, (ts, name) in enumerate(entries):
+            if ts < cutoff and rank >= keep_last and (p.name, name) not in running:
+                out.add((p.name, name))
+    return out
+
+
+def test_dry_run_is_the_default_and_changes_nothing(instance):
+    dip_home, model, sim, h = instance
+    before = job_folders(dip_home)
+    out = h.run_macro("purge-job-logs", {})
+    assert out.ok, out.traceback
+    assert "dry run: nothing was changed" in out.result
+    assert job_folders(dip_home) == before
+    assert not (dip_home / "jobs" / safedelete.TRASH).exists()  # a dry run creates nothing either
+    expected = expected_job_deletions(dip_home, model, 30, 20)
+    assert expected and "%d</span>" % len(expected) in out.result.replace(",", "")
+
+
+def test_deletes_exactly_old_and_not_newest_and_not_running(instance):
+    dip_home, model, sim, h = instance
+    before = job_folders(dip_home)
+    expected = expected_job_deletions(dip_home, model, 30, 5)
+    step = h.run_step("purge-job-logs", {"retention_days": 30, "keep_last": 5, "dry_run": False})
+    assert step.ok, step.stderr
+    assert before - job_folders(dip_home) == expected
+    assert step.variables["nodeops_purge_job_logs_deleted"] == len(expected)
+    assert step.variables["nodeops_purge_job_logs_bytes_freed"] > 0
+    assert step.variables["nodeops_purge_job_logs_errors"] == 0
+    # A second run finds nothing more to do: the purge is idempotent.
+    again = h.run_step("purge-job-logs", {"retention_days": 30, "keep_last": 5, "dry_run": False})
+    assert again.variables["nodeops_purge_job_logs_deleted"] == 0
+
+
+def test_keep_last_keeps_the_newest_whatever_their_age(instance):
+    dip_home, model, sim, h = instance
+    h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 3, "dry_run": False})
+    for p in (dip_home / "jobs").iterdir():
+        if p.name.startswith("."):
+            continue
+        running = {n for k, n in running_job_ids(model) if k == p.name}
+        assert len([j for j in p.iterdir() if j.name not in running]) <= 3
+        assert len(list(p.iterdir())) >= min(3, 1)
+
+
+def test_running_jobs_are_never_deleted(instance):
+    dip_home, model, sim, h = instance
+    running = running_job_ids(model)
+    assert running
+    step = h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+    assert step.ok, step.stderr
+    left = job_folders(dip_home)
+    assert running <= left
+    assert left == running  # everything else went (orphans included)
+    assert step.variables["nodeops_purge_job_logs_kept_running"] == len(running)
+
+
+def test_api_down_deletes_nothing(instance):
+    dip_home, model, sim, h = instance
+    before = job_folders(dip_home)
+    sim.inject(r"/dip/publicapi/projects/$", status=500)
+    step = h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+    assert not step.ok
+    assert "nothing was deleted" in step.error_message
+    assert job_folders(dip_home) == before
+
+
+def test_project_whose_running_jobs_are_unknown_is_left_alone(instance):
+    dip_home, model, sim, h = instance
+    sim.inject(r"/projects/CHURN_MODEL/jobs/$", status=500)
+    before = {j for p, j in job_folders(dip_home) if p == "CHURN_MODEL"}
+    step = h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+    assert not step.ok and "project CHURN_MODEL: nothing deleted" in step.stdout
+    after = job_folders(dip_home)
+    assert {j for p, j in after if p == "CHURN_MODEL"} == before
+    assert not {(p, j) for p, j in after if p == "SALES_ANALYTICS"} - running_job_ids(model)
+    # fail_on_error false: the same errors, but the step passes
+    ok = h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False, "fail_on_error": False})
+    assert ok.ok and ok.variables["nodeops_purge_job_logs_errors"] == 1
+
+
+def test_symlinks_never_lead_outside(instance, tmp_path):
+    dip_home, model, sim, h = instance
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "data.csv").write_text("keep me")
+    project = dip_home / "jobs" / "SALES_ANALYTICS"
+    old_job = sorted(project.iterdir())[0]
+    os.symlink(outside, old_job / "link-to-outside")
+    link_job = project / "Build_linked_2020-01-01T00-00-00.000"
+    os.symlink(outside, link_job)  # a job "folder" that is a symlink
+    linked_project = dip_home / "jobs" / "LINKED"
+    os.symlink(outside, linked_project)  # a project folder that is a symlink
+    step = h.run_step("purge-job-logs", {"retention_days": 30, "keep_last": 0, "dry_run": False,
+                                         "fail_on_error": False})
+    assert step.ok, step.stderr
+    assert not old_job.exists() and not os.path.lexists(link_job)  # removed, the link as a link
+    assert (outside / "data.csv").read_text() == "keep me"
+    assert os.path.islink(linked_project)  # not followed, reported
+    assert "LINKED: symlink, not followed" in step.stdout
+
+
+def test_concurrent_run_does_nothing(instance):
+    dip_home, model, sim, h = instance
+    before = job_folders(dip_home)
+    with safedelete.Trash(dip_home, "jobs").acquire():
+        step = h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+        dry = h.run_macro("purge-job-logs", {"retention_days": 0})
+    assert not step.ok and "another node-ops purge of jobs is running" in step.error_message
+    assert "another node-ops purge of jobs is running" in dry.result
+    assert job_folders(dip_home) == before
+
+
+def test_crash_between_rename_and_delete_is_finished_by_the_next_run(instance):
+    dip_home, model, sim, h = instance
+    trash = safedelete.Trash(dip_home, "jobs")
+    os.makedirs(trash.path)
+    victim = sorted((dip_home / "jobs" / "CHURN_MODEL").iterdir())[0]
+    os.rename(victim, trash.path / ("deadbeef-" + victim.name))  # what a crash after the rename leaves
+    assert trash.leftovers()
+    step = h.run_step("purge-job-logs", {"retention_days": 3650, "dry_run": False})
+    assert step.ok, step.stderr
+    assert trash.leftovers() == []
+    assert step.variables["nodeops_purge_job_logs_bytes_freed"] > 0
+    assert step.variables["nodeops_purge_job_logs_deleted"] == 0
+
+
+def test_undeletable_entry_is_reported_and_the_run_continues(instance):
+    dip_home, model, sim, h = instance
+    stuck = sorted((dip_home / "jobs" / "SALES_ANALYTICS").iterdir())[0]
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported on this filesystem")
+    try:
+        expected = expected_job_deletions(dip_home, model, 30, 5)
+        step = h.run_step("purge-job-logs", {"retention_days": 30, "keep_last": 5, "dry_run": False})
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    assert not step.ok and str(stuck) in step.stdout
+    assert stuck.exists()
+    assert step.variables["nodeops_purge_job_logs_deleted"] == len(expected) - 1
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"projects_mode": "INCLUDED", "projects": ["../config"]}, "'projects' contains '../config'"),
+    ({"projects_mode": "INCLUDED", "projects": "A/B"}, "'projects' contains 'A/B'"),
+    ({"projects_mode": "INCLUDED"}, "'projects' must list at least one project key"),
+    ({"retention_days": -1}, "'retention_days' must be an integer >= 0"),
+    ({"projects_mode": "SOME"}, "'projects_mode' must be one of ALL, CURRENT, INCLUDED, ALL_BUT_EXCLUDED"),
+])
+def test_bad_parameters_are_refused_before_anything(instance, config, message):
+    dip_home, model, sim, h = instance
+    before = job_folders(dip_home)
+    out = h.run_macro("purge-job-logs", dict(config, dry_run=False))
+    assert not out.ok and message in out.error
+    assert job_folders(dip_home) == before
+
+
+def test_scope_current_included_excluded_and_orphans(instance):
+    dip_home, model, sim, h = instance
+    cfg = {"retention_days": 0, "keep_last": 0, "dry_run": False}
+    h.run_step("purge-job-logs", dict(cfg, projects_mode="CURRENT"), project_key="MARKETING_DASH")
+    left = job_folders(dip_home)
+    assert {j for p, j in left if p == "MARKETING_DASH"} == set()
+    assert {p for p, _ in left} >= {"SALES_ANALYTICS", "CHURN_MODEL", "OLD_POC"}
+    h.run_step("purge-job-logs", dict(cfg, projects_mode="ALL_BUT_EXCLUDED", projects=["SALES_ANALYTICS"],
+                                      include_orphans=False))
+    left = job_folders(dip_home)
+    assert {p for p, _ in left} == {"SALES_ANALYTICS", "OLD_POC", "CHURN_MODEL"} & {p for p, _ in left}
+    assert any(p == "OLD_POC" for p, _ in left)  # orphans excluded
+    assert len([1 for p, _ in left if p == "SALES_ANALYTICS"]) > 10
+    h.run_step("purge-job-logs", dict(cfg, projects_mode="INCLUDED", projects="OLD_POC"))
+    assert not any(p == "OLD_POC" for p, _ in job_folders(dip_home))
+
+
+def test_non_admin_is_refused(instance):
+    dip_home, model, sim, h = instance
+    with pytest.raises(DSSRefused):
+        h.run_macro("purge-job-logs", {}, user="alice")
+    out = h.run_macro("purge-job-logs", {"dry_run": False}, user="alice", enforce_dss_permissions=False)
+    assert not out.ok and out.error.startswith("permission denied")
+    step = h.run_step("purge-job-logs", {"dry_run": False}, user="alice")
+    assert not step.ok and "permission denied" in step.error_message
+
+
+def run_folders(dip_home):
+    root = dip_home / "scenarios"
+    return {(p.name, s.name, r.name) for p in root.iterdir() if not p.name.startswith(".")
+            for s in p.iterdir() for r in s.iterdir()}
+
+
+def test_scenario_runs_keep_last_per_scenario_and_running_runs(instance):
+    dip_home, model, sim, h = instance
+    running = {(k, sid, r["runId"]) for k, by in model["scenario_runs"].items() for sid, runs in by.items()
+               for r in runs if "result" not in r}
+    assert running
+    step = h.run_step("purge-scenario-logs", {"retention_days": 0, "keep_last": 2, "dry_run": False})
+    assert step.ok, step.stderr
+    left = run_folders(dip_home)
+    assert running <= left
+    per_scenario = {}
+    for p, s, r in left:
+        per_scenario.setdefault((p, s), set()).add(r)
+    for (p, s), runs in per_scenario.items():
+        extra = {r for r in runs if (p, s, r) not in running}
+        assert len(extra) <= 2, (p, s, runs)
+    step = h.run_step("purge-scenario-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+    assert run_folders(dip_home) == running
+    assert step.variables["nodeops_purge_scenario_logs_kept_running"] == len(running)
+
+
+def test_exports_older_than_retention_go(instance):
+    dip_home, model, sim, h = instance
+    exports = dip_home / "exports"
+    now = dt.datetime.now().timestamp()
+    ages = {e.name: (now - e.stat().st_mtime) / 86400 for e in exports.iterdir()}
+    old = {n for n, a in ages.items() if a > 30.01}
+    young = {n for n, a in ages.items() if a < 29.99}
+    assert old and young
+    step = h.run_step("purge-exports", {"retention_days": 30, "dry_run": False})
+    assert step.ok, step.stderr
+    left = {e.name for e in exports.iterdir() if not e.name.startswith(".")}
+    assert left & old == set() and young <= left
+
+
+def test_demo_spec_has_what_the_tests_rely_on():
+    spec = small_spec()
+    assert any(p.get("jobs", {}).get("running") for p in spec["projects"])
+    assert spec.get("orphan_projects")
