@@ -41,7 +41,7 @@ plugin: venv
 	$(PY) tools/build_plugin.py --out $(ZIP)
 
 bench: venv
-	$(PY) tests/bench/run.py
+	$(PY) tests/bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) dist demo-out .pytest_cache

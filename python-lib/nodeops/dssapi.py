@@ -90,3 +90,26 @@ def running_scenarios(client, project_key):
     """{scenario id: start of its current run (epoch ms)} for the running scenarios of a project."""
     items = _call("listing the scenarios of project %s" % project_key, client.get_project(project_key).list_scenarios)
     return {item["id"]: int(item.get("start") or 0) for item in items if item.get("running")}
+
+
+def running_jobs_by_project(client):
+    """{project key: running job IDs} for the whole instance in one call, or None.
+
+    Uses ``DSSClient.list_running_jobs`` (client and DSS 15.2+). None when the
+    client lacks it or DSS refuses it (an older DSS): callers then ask project
+    by project with :func:`running_job_ids`. A DSS that cannot be reached raises
+    Unavailable.
+    """
+    if not hasattr(client, "list_running_jobs"):
+        return None
+    try:
+        items = client.list_running_jobs(all_users=True)
+    except requests.exceptions.RequestException as e:
+        raise Unavailable("the DSS API could not be reached (listing running jobs): %s" % e) from e
+    except DataikuException:
+        return None
+    out = {}
+    for j in items:
+        d = j.get("def", {})
+        out.setdefault(d.get("projectKey"), set()).add(j.get("jobId") or d["id"])
+    return out

@@ -11,18 +11,26 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent / "python-li
 
 from bench_capacity_scan import bench_capacity_scan  # noqa: E402
 from bench_datadir import bench_datadir  # noqa: E402
+from bench_purge import bench_purge  # noqa: E402
 
-BENCHMARKS = (bench_datadir, bench_capacity_scan)
+BENCHMARKS = (bench_datadir, bench_capacity_scan, bench_purge)
 
 
-def main():
+def main(argv=None):
+    only = set((argv if argv is not None else sys.argv[1:]))
     results = []
     with tempfile.TemporaryDirectory(prefix="nodeops-bench-", dir=str(HERE.parent.parent)) as work:
         for bench in BENCHMARKS:
-            r = bench(work)
-            results.append(r)
-            print("%-60s %8.2f s  baseline %8.2f s  ratio %.2f" % (r["name"], r["seconds"], r["baseline_seconds"], r["ratio"]))
-            print("    baseline: %s" % r["baseline"])
+            if only and bench.__name__ not in only:
+                continue
+            found = bench(work)
+            for r in found if isinstance(found, list) else [found]:
+                results.append(r)
+                unit = r.get("unit", "s")
+                print("%-66s %8.2f %s  baseline %8.2f %s  ratio %.2f%s" % (
+                    r["name"], r["seconds"], unit, r["baseline_seconds"], unit, r["ratio"],
+                    ("  (target %s)" % r["target"]) if r.get("target") else ""))
+                print("    baseline: %s" % r["baseline"])
     out = HERE.parent.parent / "dist" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

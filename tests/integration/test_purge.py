@@ -258,9 +258,41 @@ def test_exports_older_than_retention_go(instance):
     assert step.ok, step.stderr
     left = {e.name for e in exports.iterdir() if not e.name.startswith(".")}
     assert left & old == set() and young <= left
+    assert set(step.variables) == {"nodeops_purge_exports_" + k
+                                   for k in ("seen", "deleted", "bytes_freed", "kept_recent", "errors")}
+    assert step.variables["nodeops_purge_exports_deleted"] == len(old)
 
 
 def test_demo_spec_has_what_the_tests_rely_on():
     spec = small_spec()
     assert any(p.get("jobs", {}).get("running") for p in spec["projects"])
     assert spec.get("orphan_projects")
+
+
+def test_one_call_for_running_jobs_where_dss_offers_it(new_instance, start_sim):
+    spec = dict(small_spec(), dss_version="15.2.0")
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model)
+    running = running_job_ids(model)
+    start = len(sim.hits)
+    step = Harness(sim).run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+    assert step.ok, step.stderr
+    assert job_folders(dip_home) == running
+    paths = [h.path for h in sim.hits[start:]]
+    per_project = [p for p in paths if p.endswith("/jobs/")]
+    import dataikuapi
+
+    if hasattr(dataikuapi.DSSClient, "list_running_jobs"):
+        assert paths.count("/dip/publicapi/jobs/running/") == 1 and per_project == []
+    else:  # an older client: one call per project
+        assert len(per_project) == len(model["jobs"])
+
+
+def test_older_dss_falls_back_to_one_call_per_project(instance):
+    dip_home, model, sim, h = instance
+    start = len(sim.hits)
+    step = h.run_step("purge-job-logs", {"retention_days": 0, "keep_last": 0, "dry_run": False})
+    assert step.ok, step.stderr
+    assert job_folders(dip_home) == running_job_ids(model)
+    per_project = [x.path for x in sim.hits[start:] if x.path.endswith("/jobs/")]
+    assert len(per_project) == len(set(per_project)) == len(model["jobs"])
