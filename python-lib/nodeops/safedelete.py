@@ -82,25 +82,33 @@ def _remove_tree(path) -> int:
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
         return _blocks(st)
+    parent_fd = os.open(os.path.dirname(str(path)), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return _remove_dir_at(parent_fd, os.path.basename(str(path)), st)
+    finally:
+        os.close(parent_fd)
+
+
+def _remove_dir_at(parent_fd, name, st) -> int:
+    """Remove folder ``name`` of ``parent_fd`` and its content, working relative to
+    directory descriptors (no path walks; O_NOFOLLOW: a folder swapped for a link
+    is never entered)."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
     freed = 0
-    # Depth-first with an explicit stack of (dir, entered) to remove folders after their content.
-    stack = [(str(path), False)]
-    while stack:
-        d, entered = stack.pop()
-        if entered:
-            dst = os.lstat(d)
-            os.rmdir(d)
-            freed += _blocks(dst)
-            continue
-        stack.append((d, True))
-        for e in os.scandir(d):
+    try:
+        with os.scandir(fd) as it:
+            entries = list(it)
+        for e in entries:
             est = e.stat(follow_symlinks=False)
             if stat.S_ISDIR(est.st_mode):
-                stack.append((e.path, False))
+                freed += _remove_dir_at(fd, e.name, est)
             else:
-                os.unlink(e.path)
+                os.unlink(e.name, dir_fd=fd)
                 freed += _blocks(est)
-    return freed
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)
+    return freed + _blocks(st)
 
 
 class Trash:
