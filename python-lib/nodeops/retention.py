@@ -16,7 +16,6 @@ import datetime as _dt
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from . import dssapi, safedelete
@@ -75,7 +74,7 @@ EXPORTS = Family("purge-exports", "exports", "Purge user exports", "export", 1, 
 @dataclass
 class Entry:
     name: str
-    path: Path
+    path: str
     timestamp_ms: int
     from_id: bool
 
@@ -140,22 +139,22 @@ def _entries(family, folder, errors):
             except OSError as ex:
                 errors.append("%s: cannot read (%s)" % (e.path, ex.strerror or ex))
                 continue
-        out.append(Entry(name, Path(e.path), ts, from_id))
+        out.append(Entry(name, e.path, ts, from_id))
     out.sort(key=lambda x: (x.timestamp_ms, x.name), reverse=True)
     return out
 
 
 def groups(family, root, errors):
-    """Yield (project_key, scenario_id or None, entries newest first), one group at a time."""
+    """Yield (project_key, scenario_id or None, folder, entries newest first), one group at a time."""
     if family.depth == 1:
-        yield None, None, _entries(family, root, errors)
+        yield None, None, str(root), _entries(family, root, errors)
         return
     for key, e in _real_dirs(root, errors):
         if family.depth == 2:
-            yield key, None, _entries(family, e.path, errors)
+            yield key, None, e.path, _entries(family, e.path, errors)
         else:
             for scenario_id, se in _real_dirs(e.path, errors):
-                yield key, scenario_id, _entries(family, se.path, errors)
+                yield key, scenario_id, se.path, _entries(family, se.path, errors)
 
 
 # ---- the operation -----------------------------------------------------------------
@@ -223,15 +222,7 @@ class _Running:
         return running
 
 
-def run(ctx, params, progress=None, family=JOBS) -> Report:
-    ctx.require_admin()
-    selected = _selected_projects(family, params, ctx)
-    dip_home = ctx.require_dip_home()
-    now = ctx.now()
-    cutoff_ms = int((now - _dt.timedelta(days=params.retention_days)).timestamp() * 1000)
-    keep_last = params.get("keep_last", 0)
-    include_orphans = params.get("include_orphans", True)
-    dry_run = params.dry_run
+def _new_report(family, params, now, dry_run):
     report = Report(operation=family.id, title=family.title, generated_at_ms=int(now.timestamp() * 1000),
                     dry_run=dry_run, params=dict(params))
     by_group = Table("groups", "By project" if family.depth == 2 else ("By scenario" if family.depth == 3 else "Exports"), [
@@ -247,10 +238,34 @@ def run(ctx, params, progress=None, family=JOBS) -> Report:
     listed = Table("entries", "Would be deleted" if dry_run else "Deleted", [
         Column("project", "Project"), Column("entry", family.noun.capitalize()), Column("age_days", "Age", "days"),
         Column("bytes", "Size", "bytes"), Column("reason", "Reason")])
-    totals = dict(seen=0, kept_running=0, kept_recent=0, kept_keep_last=0, deleted=0, bytes=0)
     report.tables += [by_group, listed]
+    return report, by_group, listed
 
-    def finish():
+
+_COUNTERS = ("seen", "kept_running", "kept_recent", "kept_keep_last", "deleted", "bytes")
+_DELETE_REASON = "older than retention, not among the newest kept, not running"
+
+
+class _Purge:
+    """One run of a purge: the plan (decide per entry) and, for real runs, the
+    deletion (rename into the trash here, removal on the trash's threads)."""
+
+    def __init__(self, ctx, params, family, progress):
+        ctx.require_admin()
+        self.selected = _selected_projects(family, params, ctx)
+        self.dip_home = ctx.require_dip_home()
+        self.ctx, self.params, self.family, self.progress = ctx, params, family, progress
+        now = ctx.now()
+        self.cutoff_ms = int((now - _dt.timedelta(days=params.retention_days)).timestamp() * 1000)
+        self.keep_last = params.get("keep_last", 0)
+        self.dry_run = params.dry_run
+        self.report, self.by_group, self.listed = _new_report(family, params, now, self.dry_run)
+        self.totals = dict.fromkeys(_COUNTERS, 0)
+
+    def finish(self):
+        report, totals, dry_run = self.report, self.totals, self.dry_run
+        if totals["deleted"] > len(self.listed.rows):
+            self.listed.title += " (first %d of %d)" % (len(self.listed.rows), totals["deleted"])
         report.summary += [
             Figure("seen", "Entries seen", totals["seen"], "count"),
             Figure("deleted", "Would delete" if dry_run else "Deleted", totals["deleted"], "count"),
@@ -260,47 +275,52 @@ def run(ctx, params, progress=None, family=JOBS) -> Report:
             Figure("kept_keep_last", "Kept: newest", totals["kept_keep_last"], "count"),
             Figure("errors", "Errors", len(report.errors), "count"),
         ]
-        if family.depth == 1:  # exports: no running state, no keep_last
+        if self.family.depth == 1:  # exports: no running state, no keep_last
             report.summary = [f for f in report.summary if f.key not in ("kept_running", "kept_keep_last")]
-        if report.errors and params.get("fail_on_error", True):
-            report.failure = "%s: %d error(s); first: %s" % (family.title, len(report.errors), report.errors[0])
+        if report.errors and self.params.get("fail_on_error", True):
+            report.failure = "%s: %d error(s); first: %s" % (self.family.title, len(report.errors), report.errors[0])
         return report
 
-    root = dip_home / family.folder
-    if not os.path.lexists(root):
-        return finish()
-    try:
-        trash = safedelete.Trash(dip_home, family.folder)
-    except (safedelete.UnsafePath, OSError) as e:
-        report.errors.append("nothing was deleted: %s" % e)
-        return finish()
-    try:
-        trash.acquire(create=not dry_run)
-    except safedelete.LockHeld as e:
-        report.errors.append("nothing was done: %s" % e)
-        return finish()
-    with trash:
-        existing = None
-        if family.depth > 1:
-            try:
-                existing = dssapi.project_keys(ctx.require_client())
-            except Unavailable as e:
-                report.errors.append("nothing was deleted: %s" % e)
-                return finish()
-        if not dry_run:
-            try:
-                leftovers = trash.empty()
-                if leftovers:
-                    totals["bytes"] += leftovers
-            except OSError as e:
-                report.errors.append("could not empty the trash %s: %s" % (trash.path, e))
-        running = _Running(ctx, family)
+    def run(self) -> Report:
+        family, report = self.family, self.report
+        root = self.dip_home / family.folder
+        if not os.path.lexists(root):
+            return self.finish()
+        try:
+            trash = safedelete.Trash(self.dip_home, family.folder)
+            trash.acquire(create=not self.dry_run)
+        except safedelete.LockHeld as e:
+            report.errors.append("nothing was done: %s" % e)
+            return self.finish()
+        except (safedelete.UnsafePath, OSError) as e:
+            report.errors.append("nothing was deleted: %s" % e)
+            return self.finish()
+        with trash:
+            existing = None
+            if family.depth > 1:
+                try:
+                    existing = dssapi.project_keys(self.ctx.require_client())
+                except Unavailable as e:
+                    report.errors.append("nothing was deleted: %s" % e)
+                    return self.finish()
+            if not self.dry_run:
+                try:
+                    self.totals["bytes"] += trash.empty()
+                except OSError as e:
+                    report.errors.append("could not empty the trash %s: %s" % (trash.path, e))
+            with trash.remover() as remover:
+                self._purge_groups(root, existing, trash, remover)
+        return self.finish()
+
+    def _purge_groups(self, root, existing, trash, remover):
+        family, report = self.family, self.report
+        running = _Running(self.ctx, family)
         failed_projects = set()
-        for key, scenario_id, entries in groups(family, root, report.errors):
-            if key is not None and not selected(key):
+        for key, scenario_id, folder, entries in groups(family, root, report.errors):
+            if key is not None and not self.selected(key):
                 continue
             orphan = existing is not None and key not in existing
-            if orphan and not include_orphans:
+            if orphan and not self.params.get("include_orphans", True):
                 continue
             protected = set()
             if key is not None and not orphan:
@@ -313,42 +333,83 @@ def run(ctx, params, progress=None, family=JOBS) -> Report:
                     report.errors.append("project %s: nothing deleted, its running %ss are unknown: %s"
                                          % (key, family.noun, e))
                     continue
-            row = dict(seen=0, kept_running=0, kept_recent=0, kept_keep_last=0, deleted=0, bytes=0)
-            for rank, entry in enumerate(entries):
-                row["seen"] += 1
-                delete, reason = decide(entry, rank, entry.name in protected, cutoff_ms, keep_last)
-                if not delete:
-                    row["kept_" + reason] += 1
-                    continue
-                try:
-                    size = safedelete.tree_bytes(entry.path) if dry_run else trash.delete(entry.path)
-                except OSError as e:
-                    report.errors.append("%s: could not %s (%s)" % (entry.path, "measure" if dry_run else "delete",
-                                                                    e.strerror or e))
-                    continue
-                row["deleted"] += 1
-                row["bytes"] += size
-                if len(listed.rows) < MAX_LISTED:
-                    listed.add(project=(key or "") + (" (orphan)" if orphan else ""),
-                               entry=entry.name if scenario_id is None else "%s/%s" % (scenario_id, entry.name),
-                               age_days=round((report.generated_at_ms - entry.timestamp_ms) / 86400000.0, 1),
-                               bytes=size, reason=reason)
-            if progress is not None:
-                progress(totals["seen"] + row["seen"])
-            for k in totals:
-                totals[k] += row[k]
+            label = None if key is None else key + (" (orphan)" if orphan else "")
+            row = self._purge_group(label, scenario_id, folder, entries, protected, trash, remover)
+            if self.progress is not None:
+                self.progress(self.totals["seen"] + row["seen"])
+            for k in self.totals:
+                self.totals[k] += row[k]
             if row["seen"]:
-                cells = dict(row)
                 if family.depth > 1:
-                    cells["project"] = key + (" (orphan)" if orphan else "")
+                    row["project"] = label
                 if family.depth == 3:
-                    cells["scenario"] = scenario_id
+                    row["scenario"] = scenario_id
                 if family.depth == 1:
-                    del cells["kept_running"], cells["kept_keep_last"]
-                by_group.add(**cells)
-    if totals["deleted"] > len(listed.rows):
-        listed.title += " (first %d of %d)" % (len(listed.rows), totals["deleted"])
-    return finish()
+                    del row["kept_running"], row["kept_keep_last"]
+                self.by_group.add(**row)
+
+    def _purge_group(self, label, scenario_id, folder, entries, protected, trash, remover):
+        """Decide for every entry of one group, then measure (dry run) or delete; the group's counters."""
+        row = dict.fromkeys(_COUNTERS, 0)
+        doomed = []
+        for rank, entry in enumerate(entries):
+            row["seen"] += 1
+            delete, reason = decide(entry, rank, entry.name in protected, self.cutoff_ms, self.keep_last)
+            if delete:
+                doomed.append(entry)
+            else:
+                row["kept_" + reason] += 1
+        if not doomed:
+            return row
+        if self.dry_run:
+            done = []
+            for entry in doomed:
+                try:
+                    done.append((entry, safedelete.tree_bytes(entry.path)))
+                except OSError as e:
+                    self.report.errors.append("%s: could not measure (%s)" % (entry.path, e.strerror or e))
+        else:
+            done = self._delete(folder, doomed, trash, remover)
+        for entry, size in done:
+            row["deleted"] += 1
+            row["bytes"] += size
+            if len(self.listed.rows) < MAX_LISTED:
+                self.listed.add(project=label or "",
+                                entry=entry.name if scenario_id is None else "%s/%s" % (scenario_id, entry.name),
+                                age_days=round((self.report.generated_at_ms - entry.timestamp_ms) / 86400000.0, 1),
+                                bytes=size, reason=_DELETE_REASON)
+        return row
+
+    def _delete(self, folder, doomed, trash, remover):
+        """Park every doomed entry in the trash (in order, here), have the trash's threads
+        remove them; [(entry, bytes freed)] of those fully removed."""
+        errors = self.report.errors
+        try:
+            folder_fd = safedelete.open_folder(folder)
+        except OSError as e:
+            errors.append("%s: nothing deleted, cannot open the folder (%s)" % (folder, e.strerror or e))
+            return []
+        pending = []
+        try:
+            for entry in doomed:
+                try:
+                    pending.append((entry, remover.submit(trash.park(folder_fd, entry.name))))
+                except OSError as e:
+                    errors.append("%s: could not delete (%s)" % (entry.path, e.strerror or e))
+        finally:
+            os.close(folder_fd)
+        done = []
+        for entry, future in pending:
+            try:
+                done.append((entry, future.result()))
+            except OSError as e:
+                errors.append("%s: moved to the trash %s but could not be removed (%s); the next real run retries"
+                              % (entry.path, trash.path, e.strerror or e))
+        return done
+
+
+def run(ctx, params, progress=None, family=JOBS) -> Report:
+    return _Purge(ctx, params, family, progress).run()
 
 
 def run_jobs(ctx, params, progress=None):

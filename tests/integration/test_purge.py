@@ -178,6 +178,29 @@ def test_undeletable_entry_is_reported_and_the_run_continues(instance):
     assert step.variables["nodeops_purge_job_logs_deleted"] == len(expected) - 1
 
 
+def test_entry_parked_but_not_removable_is_reported_then_finished_by_a_later_run(instance):
+    """The rename into the trash succeeds, the removal (on the trash's threads) fails:
+    the job is gone for DSS, not counted as deleted, reported; a later run finishes it."""
+    dip_home, model, sim, h = instance
+    expected = expected_job_deletions(dip_home, model, 30, 5)
+    victim_key, victim_name = sorted(expected)[0]
+    stuck_file = next(p for p in (dip_home / "jobs" / victim_key / victim_name).rglob("*") if p.is_file())
+    if subprocess.run(["chattr", "+i", str(stuck_file)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported on this filesystem")
+    trash = safedelete.Trash(dip_home, "jobs")
+    try:
+        step = h.run_step("purge-job-logs", {"retention_days": 30, "keep_last": 5, "dry_run": False})
+        assert not step.ok and "could not be removed" in step.stdout and victim_name in step.stdout
+        assert step.variables["nodeops_purge_job_logs_deleted"] == len(expected) - 1
+        assert (victim_key, victim_name) not in job_folders(dip_home)
+        assert [p.name.endswith(victim_name) for p in trash.leftovers()] == [True]
+    finally:
+        for p in trash.path.rglob("*"):
+            subprocess.run(["chattr", "-i", str(p)], capture_output=True)
+    again = h.run_step("purge-job-logs", {"retention_days": 30, "keep_last": 5, "dry_run": False})
+    assert again.ok, again.stdout
+    assert trash.leftovers() == [] and again.variables["nodeops_purge_job_logs_bytes_freed"] > 0
+
 @pytest.mark.parametrize("config,message", [
     ({"projects_mode": "INCLUDED", "projects": ["../config"]}, "'projects' contains '../config'"),
     ({"projects_mode": "INCLUDED", "projects": "A/B"}, "'projects' contains 'A/B'"),
