@@ -8,7 +8,7 @@ function ``run(ctx, params, progress) -> Report``.
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
-from . import capacity, retention
+from . import capacity, culling, retention
 from .params import Param, parse_params
 
 
@@ -36,6 +36,7 @@ OPERATIONS = {
         Operation(retention.JOBS.id, retention.JOBS.title, retention.LOG_PARAMS, retention.run_jobs),
         Operation(retention.SCENARIOS.id, retention.SCENARIOS.title, retention.LOG_PARAMS, retention.run_scenarios),
         Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports),
+        Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run),
     )
 }
 

@@ -129,6 +129,8 @@ def to_text(report: Report) -> str:
         lines.append("  [%s] %s%s" % (f.severity, f.title, (": " + f.evidence) if f.evidence else ""))
     for e in report.errors:
         lines.append("  error: %s" % e)
+    for n in report.notes:
+        lines.append("  note: %s" % n)
     return "\n".join(lines)
 
 

@@ -75,6 +75,8 @@ class Report:
     findings: List[Finding] = field(default_factory=list)
     tables: List[Table] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
+    #: Plain facts about how the report was made (e.g. which API answered).
+    notes: List[str] = field(default_factory=list)
     dry_run: Optional[bool] = None
     params: Dict[str, Any] = field(default_factory=dict)
     #: When set, a scenario step running this operation fails with this message.

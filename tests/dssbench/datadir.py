@@ -88,7 +88,10 @@ Unknown keys (at any level) raise ``ValueError`` naming the key.
     ``notebooks``: ``[{"name", "language"?: "python"|"R", "sessions": [{"owner":
     login (default project owner), "memory_mb": int (default 500), "state":
     "idle"|"busy", "idle_hours": number (since last kernel activity), "age_hours":
-    number (since session start, >= idle_hours), "connections": int}]}]``.
+    number (since session start, >= idle_hours), "connections": int, "children_mb":
+    [int] (child processes of the kernel, default none), "container": bool (the kernel
+    runs in a container: the session reports the PID of a local process that is not
+    a kernel; default false)}]}]``.
 ``orphan_projects`` (list, default ``[]``)
     ``{"key", "jobs": int, "scenario_runs": int}``: folders under ``jobs/<KEY>``
     and ``scenarios/<KEY>/DAILY_REFRESH/`` for a project that has no
@@ -127,7 +130,7 @@ running).
 folder's mtime is ``end`` (``start`` while running).
 ``notebooks``: ``{KEY: [{"name", "language", "kernelSpec": {"name",
 "display_name", "language"}, "sessions": [{"sessionId", "kernelId",
-"memory_mb", "kernelExecutionState", "kernelConnections",
+"memory_mb", "children_mb", "container", "kernelExecutionState", "kernelConnections",
 "kernelLastActivityTime": ms, "sessionStartTime": ms, "sessionCreator",
 "sessionCreatorDisplayName", "sessionUnixOwner"}]}]}`` (no ``kernelPid``: a
 fake pid could name a real process on the test machine).
@@ -226,7 +229,7 @@ _PROJECT_KEYS = ("key", "name", "owner", "jobs", "scenarios", "notebooks", "save
 _JOBS_KEYS = ("count", "max_age_days", "running", "log_bytes", "api_only", "folder_only")
 _SCENARIO_KEYS = ("id", "name", "runs", "every_hours", "running", "active")
 _NOTEBOOK_KEYS = ("name", "language", "sessions")
-_SESSION_KEYS = ("owner", "memory_mb", "state", "idle_hours", "age_hours", "connections")
+_SESSION_KEYS = ("owner", "memory_mb", "children_mb", "container", "state", "idle_hours", "age_hours", "connections")
 _ORPHAN_KEYS = ("key", "jobs", "scenario_runs")
 _EXPORT_KEYS = ("count", "max_age_days")
 
@@ -1202,6 +1205,8 @@ class _Builder(object):
                 kid = self.uuid4()
                 sess = {"sessionId": self.uuid4(), "kernelId": kid,
                         "memory_mb": _int(s.get("memory_mb", 500), w + ".memory_mb"),
+                        "children_mb": [_int(c, w + ".children_mb") for c in s.get("children_mb") or []],
+                        "container": bool(s.get("container", False)),
                         "kernelExecutionState": state,
                         "kernelConnections": _int(s.get("connections", 0), w + ".connections"),
                         "kernelLastActivityTime": last, "sessionStartTime": start,

@@ -52,3 +52,10 @@ MACRO_STATE_FIELDS = ("running", "runId", "hasResult", "exception")
 
 #: Plugin step type string inside a scenario: pystep_<pluginId>_<stepId>.
 PLUGIN_STEP_TYPE = "pystep_%s_%s"
+
+#: Where DSS keeps the connection files of running kernels, and that a kernel's
+#: command line names its own (``... -f <dir>/kernel-<kernelId>.json``, as
+#: Jupyter's ipykernel_launcher is started). node-ops uses the kernel ID on the
+#: command line to tell a kernel from an unrelated process with the same PID.
+KERNEL_RUNTIME_DIR = "jupyter-run/jupyter/runtime"
+KERNEL_CMDLINE = "-f <KERNEL_RUNTIME_DIR>/kernel-<kernelId>.json"

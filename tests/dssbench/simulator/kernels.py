@@ -4,6 +4,11 @@ Each kernel is a Python child process that touches ``memory_mb`` MiB of
 memory (so its resident size is real, as psutil sees it), optionally starts
 children that do the same, and then waits. It exits on its own when the
 process that started it goes away, so a crashed test leaves nothing behind.
+
+Its command line ends like a Jupyter kernel's, ``-f <runtime>/kernel-<kernelId>.json``
+(how DSS starts kernels is in guesses.KERNEL_CMDLINE). A session whose kernel
+runs in a container is stood in for by a local process that is not a kernel
+(no connection file on its command line), whose PID the session reports.
 """
 
 import os
@@ -15,7 +20,10 @@ import time
 
 _KERNEL_SCRIPT = r"""
 import os, sys, time, subprocess
-mb = int(sys.argv[1]); parent = int(sys.argv[2]); children = [int(x) for x in sys.argv[3:]]
+args = sys.argv[1:]
+if "-f" in args:  # the connection file, as ipykernel_launcher takes it
+    i = args.index("-f"); del args[i:i + 2]
+mb = int(args[0]); parent = int(args[1]); children = [int(x) for x in args[2:]]
 buf = b"\x01" * (mb * 1024 * 1024)  # filled, so every page is resident
 procs = []
 for c in children:
@@ -29,16 +37,19 @@ for p in procs:
 
 
 class Kernel:
-    def __init__(self, memory_mb, children_mb=()):
+    def __init__(self, memory_mb, children_mb=(), connection_file=None):
+        """``connection_file`` None: not a kernel (the local stand-in of a containerized one)."""
         self.memory_mb = int(memory_mb)
         self.children_mb = tuple(int(x) for x in children_mb)
+        self.connection_file = connection_file
         self.process = None
 
     def start(self, script_path):
         env = dict(os.environ, NODEOPS_KERNEL_SCRIPT=script_path)
-        self.process = subprocess.Popen(
-            [sys.executable, script_path, str(self.memory_mb), str(os.getpid())] + [str(c) for c in self.children_mb],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        argv = [sys.executable, script_path, str(self.memory_mb), str(os.getpid())] + [str(c) for c in self.children_mb]
+        if self.connection_file:
+            argv += ["-f", str(self.connection_file)]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         return self
 
     def wait_ready(self, timeout=30):

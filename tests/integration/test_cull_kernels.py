@@ -1,0 +1,215 @@
+"""Kernel culling end to end: the cull-kernels macro and step as DSS runs them,
+against the simulator, whose sessions are real kernel processes. Each rule and
+each protection has a test that fails without it."""
+
+import pytest
+
+from dssbench.datadir import small_spec
+from dssbench.harness import DSSRefused, Harness
+
+MIB = 1024 * 1024
+
+#: notebook name -> (project, session spec). One session per notebook, so a
+#: notebook name names a session in the assertions below.
+SESSIONS = {
+    "idle_old": ("SALES_ANALYTICS", {"owner": "alice", "memory_mb": 30, "state": "idle", "idle_hours": 50,
+                                     "age_hours": 60}),
+    "idle_recent_old_session": ("SALES_ANALYTICS", {"owner": "alice", "memory_mb": 10, "state": "idle",
+                                                    "idle_hours": 2, "age_hours": 300}),
+    "busy_long": ("SALES_ANALYTICS", {"owner": "bob", "memory_mb": 10, "state": "busy", "idle_hours": 30,
+                                      "age_hours": 400}),
+    "busy_short": ("SALES_ANALYTICS", {"owner": "bob", "memory_mb": 10, "state": "busy", "idle_hours": 1,
+                                       "age_hours": 400}),
+    "connected": ("SALES_ANALYTICS", {"owner": "bob", "memory_mb": 10, "state": "idle", "idle_hours": 40,
+                                      "age_hours": 41, "connections": 1}),
+    "big": ("CHURN_MODEL", {"owner": "carol", "memory_mb": 60, "children_mb": [40], "state": "idle",
+                            "idle_hours": 1, "age_hours": 2}),
+    "in_container": ("CHURN_MODEL", {"owner": "carol", "memory_mb": 120, "container": True, "state": "idle",
+                                     "idle_hours": 1, "age_hours": 2}),
+    "exempt_user": ("CHURN_MODEL", {"owner": "user001", "memory_mb": 10, "state": "idle", "idle_hours": 100,
+                                    "age_hours": 100}),
+    "exempt_project": ("MARKETING_DASH", {"owner": "alice", "memory_mb": 10, "state": "idle", "idle_hours": 100,
+                                          "age_hours": 100}),
+}
+
+
+def cull_spec(dss_version=None):
+    spec = small_spec()
+    if dss_version:
+        spec["dss_version"] = dss_version
+    for p in spec["projects"]:
+        p["notebooks"] = [{"name": name, "sessions": [sess]} for name, (key, sess) in SESSIONS.items()
+                          if key == p["key"]]
+    return spec
+
+
+class Instance:
+    def __init__(self, dip_home, model, sim):
+        self.dip_home, self.model, self.sim = dip_home, model, sim
+        self.h = Harness(sim)
+        self.kernels = {}  # notebook name -> simulator Kernel (kept: the simulator forgets unloaded ones)
+        for key, nbs in model["notebooks"].items():
+            for nb in nbs:
+                for s in nb["sessions"]:
+                    self.kernels[nb["name"]] = sim.state.kernels[s["sessionId"]]
+
+    def alive(self):
+        return {name for name, k in self.kernels.items() if k.alive()}
+
+
+@pytest.fixture
+def make(new_instance, start_sim):
+    def build(dss_version=None):
+        dip_home, model = new_instance(cull_spec(dss_version))
+        return Instance(dip_home, model, start_sim(dip_home, model))
+    return build
+
+
+@pytest.fixture
+def inst(make):
+    return make()
+
+
+def killed(inst):
+    """Notebook names whose kernel process is gone."""
+    return set(SESSIONS) - inst.alive()
+
+
+def run(inst, config):
+    """A real (not dry) run of the step."""
+    return inst.h.run_step("cull-kernels", dict(config, dry_run=False))
+
+
+def test_dry_run_is_the_default_and_kills_nothing(inst):
+    out = inst.h.run_macro("cull-kernels", {})
+    assert out.ok, out.traceback
+    assert inst.alive() == set(SESSIONS)
+    assert "dry run: nothing was changed" in out.result
+    assert "would kill" in out.result
+    # Default rules (idle > 24 h, busy and connected protected): the idle ones without exemption.
+    assert out.result.count(">would kill<") == 3  # idle_old, exempt_user, exempt_project
+    assert not [h for h in inst.sim.hits if h.method == "DELETE"]
+    for name in SESSIONS:  # one row per session
+        assert out.result.count(">%s<" % name) == 1
+
+
+def test_idle_rule_kills_only_idle_kernels_past_the_limit_and_frees_their_memory(inst):
+    step = run(inst, {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"]})
+    assert step.ok, step.stdout
+    assert killed(inst) == {"idle_old"}
+    v = step.variables
+    assert v["nodeops_cull_kernels_killed"] == 1
+    # RSS of a 30 MiB kernel: its buffer plus the interpreter, as psutil measured it before the kill.
+    assert 30 * MIB < v["nodeops_cull_kernels_memory_freed_bytes"] < 60 * MIB
+
+
+def test_age_rule(inst):
+    step = run(inst, {"max_idle_hours": 0, "max_age_hours": 200})
+    assert step.ok, step.stdout
+    # idle_recent_old_session is old; busy_long and busy_short are old but busy (protected).
+    assert killed(inst) == {"idle_recent_old_session"}
+
+
+def test_memory_rule_counts_children_and_ignores_what_is_not_a_local_kernel(inst):
+    step = run(inst, {"max_idle_hours": 0, "max_memory_mb": 80})
+    assert step.ok, step.stdout
+    # big: 60 MiB + a 40 MiB child. in_container reports the PID of a 120 MiB process that
+    # is not its kernel: unknown memory, never killed on the memory rule.
+    assert killed(inst) == {"big"}
+    assert step.variables["nodeops_cull_kernels_memory_freed_bytes"] > 100 * MIB
+    assert step.variables["nodeops_cull_kernels_unknown_memory"] == 1
+
+
+def test_busy_kernels_are_protected_until_max_busy_hours(inst, make):
+    step = run(inst, {"max_idle_hours": 0, "max_age_hours": 200, "max_busy_hours": 24})
+    assert step.ok, step.stdout
+    # busy_long has been busy 30 h (> 24 h): no longer protected; busy_short 1 h: protected.
+    assert killed(inst) == {"idle_recent_old_session", "busy_long"}
+    other = make()
+    step = run(other, {"max_idle_hours": 0, "max_age_hours": 200, "protect_busy": False})
+    assert step.ok, step.stdout
+    assert killed(other) == {"idle_recent_old_session", "busy_long", "busy_short"}
+
+
+def test_connected_kernels_are_protected_unless_told(inst):
+    step = run(inst, {"protect_connected": False, "exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"]})
+    assert step.ok, step.stdout
+    assert killed(inst) == {"idle_old", "connected"}
+
+
+def test_exempt_users_and_projects_are_never_touched(inst):
+    step = run(inst, {"max_idle_hours": 0.001, "protect_busy": False, "protect_connected": False,
+                      "exempt_users": "user001,carol", "exempt_projects": ["MARKETING_DASH"]})
+    assert step.ok, step.stdout
+    assert inst.alive() == {"exempt_user", "exempt_project", "big", "in_container", "busy_long", "busy_short"}
+
+
+def test_api_down_kills_nothing_and_says_why(inst):
+    inst.sim.inject(r"/admin/notebooks/$|/jupyter-notebooks/", status=500)
+    step = run(inst, {"max_idle_hours": 0.001, "protect_busy": False, "protect_connected": False})
+    assert not step.ok
+    assert "nothing was killed" in step.stdout
+    assert inst.alive() == set(SESSIONS)
+    with inst.sim.refusing_connections():
+        step = run(inst, {"max_idle_hours": 0.001})
+    assert not step.ok and inst.alive() == set(SESSIONS)
+
+
+def test_failed_unload_is_reported_and_the_process_left_alone(inst):
+    inst.sim.inject(r"/projects/SALES_ANALYTICS/notebooks/$", status=500, method="DELETE")
+    step = run(inst, {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"]})
+    assert not step.ok
+    assert "idle_old" in step.stdout and "unload failed" in step.stdout
+    assert inst.alive() == set(SESSIONS)  # node-ops never signals a kernel itself
+    assert step.variables["nodeops_cull_kernels_killed"] == 0
+
+
+def test_instance_wide_list_then_one_call_per_unload(inst):
+    step = run(inst, {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"]})
+    assert step.ok, step.stdout
+    calls = [h for h in inst.sim.hits if h.login is not None]
+    lists = [h for h in calls if h.method == "GET" and h.path.endswith("/admin/notebooks/")]
+    unloads = [h for h in calls if h.method == "DELETE"]
+    assert len(lists) == 1 and len(unloads) == 1
+    assert unloads[0].path.endswith("/projects/SALES_ANALYTICS/notebooks/")
+    notebooks = sum(len(nbs) for nbs in inst.model["notebooks"].values())
+    assert len(calls) <= notebooks + len(unloads) + 3
+
+
+def test_per_project_notebook_api_when_the_instance_wide_list_is_refused(inst):
+    inst.sim.inject(r"/admin/notebooks/$", status=404, method="GET")
+    step = run(inst, {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"]})
+    assert step.ok, step.stdout
+    assert killed(inst) == {"idle_old"}
+    unloads = [h for h in inst.sim.hits if h.method == "DELETE"]
+    assert [u.path.rsplit("/", 3)[-3:-1] for u in unloads] == [["idle_old", "sessions"]]
+    assert any("/jupyter-notebooks/" in h.path for h in inst.sim.hits if h.method == "GET")
+
+
+def test_dss_8_without_the_per_project_api(make):
+    inst = make("8.0.5")
+    step = run(inst, {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"]})
+    assert step.ok, step.stdout
+    assert killed(inst) == {"idle_old"}
+    assert not [h for h in inst.sim.hits if "/jupyter-notebooks/" in h.path]
+
+
+def test_non_admin_is_refused_by_dss_and_by_the_code(inst):
+    with pytest.raises(DSSRefused):
+        inst.h.run_macro("cull-kernels", {"dry_run": False}, user="alice")
+    out = inst.h.run_macro("cull-kernels", {"dry_run": False, "max_idle_hours": 0.001}, user="alice",
+                           enforce_dss_permissions=False)
+    assert not out.ok and "permission denied: node-ops macros require a DSS administrator" in out.error
+    assert inst.alive() == set(SESSIONS)
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"max_idle_hours": -1}, "'max_idle_hours' must be a number >= 0"),
+    ({"max_memory_mb": "lots"}, "'max_memory_mb' must be an integer >= 0"),
+    ({"exempt_projects": 3}, "'exempt_projects' must be a list of strings"),
+])
+def test_bad_parameters_are_refused_before_anything_happens(inst, config, message):
+    out = inst.h.run_macro("cull-kernels", dict(config, dry_run=False))
+    assert not out.ok and message in out.error
+    assert not [h for h in inst.sim.hits if "notebooks" in h.path]
+    assert inst.alive() == set(SESSIONS)
