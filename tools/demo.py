@@ -14,6 +14,10 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "python-lib")]
 from dssbench.datadir import build_datadir, small_spec  # noqa: E402
 from dssbench.harness import Harness  # noqa: E402
 from dssbench.simulator import DSSSimulator  # noqa: E402
+from nodeops import history  # noqa: E402
+
+#: The project the macros run from: the administration project of the sample instance.
+ADMIN_PROJECT = "ADMINPROJECT"
 
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>node-ops demo: %s</title></head>
@@ -23,6 +27,29 @@ PAGE = """<!DOCTYPE html>
 
 def macro_ids():
     return sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file())
+
+
+def seed_capacity_history(sim, harness):
+    """Run the capacity step once (it creates the history folder), then add six weeks of
+    SYNTHETIC earlier snapshots (the same figures, growing linearly) so that the
+    report shows a trend; real history builds up one run at a time."""
+    from dataikuapi import DSSClient
+
+    step = harness.run_step("capacity-report", {}, project_key=ADMIN_PROJECT)
+    if not step.ok:
+        raise SystemExit("capacity step failed: %s" % step.stdout[-2000:])
+    store = history.FolderStore(DSSClient(sim.url, sim.api_key("admin")), ADMIN_PROJECT, create=False)
+    now = int(time.time() * 1000)
+    last = history.load(store, now)[-1]
+    week, grow = 7 * history.DAY_MS, 0.03
+    for n in range(6, 0, -1):
+        f = 1.0 / (1.0 + grow * n)
+        past = history.Snapshot(last.epoch_ms - n * week, fs_size=last.fs_size, fs_used=int(last.fs_used * f),
+                                fs_free=last.fs_size - int(last.fs_used * f), dip_home=int(last.dip_home * f),
+                                folders={k: int(v * f) for k, v in last.folders.items()},
+                                projects={k: int(v * f) for k, v in last.projects.items()})
+        history.append(store, past)
+    print("capacity history: 1 real snapshot and 6 synthetic weekly ones in %s" % store.where)
 
 
 def main(argv=None):
@@ -40,11 +67,12 @@ def main(argv=None):
     model = build_datadir(small_spec(), dip_home)
     print("sample DSS data directory: %s (%d projects)" % (dip_home, len(list((dip_home / "config" / "projects").iterdir()))))
     failures = 0
-    with DSSSimulator(dip_home, model, plugins={"node-ops": ROOT}) as sim:
+    with DSSSimulator(dip_home, model, plugins={"node-ops": ROOT}, dss_processes=True) as sim:
         print("DSS simulator listening on %s" % sim.url)
         harness = Harness(sim, ROOT)
+        seed_capacity_history(sim, harness)
         for macro_id in macro_ids():
-            outcome = harness.run_macro(macro_id, {}, user="admin", project_key=sorted(model["jobs"])[0])
+            outcome = harness.run_macro(macro_id, {}, user="admin", project_key=ADMIN_PROJECT)
             if not outcome.ok:
                 failures += 1
                 print("  %-24s FAILED: %s" % (macro_id, outcome.error))

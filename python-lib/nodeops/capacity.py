@@ -1,26 +1,46 @@
-"""Capacity report: where the disk of the DSS data directory goes.
+"""Capacity report: where the disk and the memory of a DSS node go, how fast
+the disk fills, and when it will be full.
 
-This first version covers the data directory per top-level folder (one pass,
-see :func:`nodeops.datadir.scan`), the largest second-level folders, and the
-filesystem holding DIP_HOME. Host memory, Java heaps and growth forecasts come
-with the capacity issue.
+- Disk: one pass over DIP_HOME (:func:`nodeops.datadir.scan`) per top-level
+  folder, per project and the largest folders; the filesystem holding it.
+- Host: RAM, swap, CPUs, load, and the DSS processes by role
+  (:mod:`nodeops.processes`).
+- Java heaps from install.ini against the guidance and the worst-case
+  commitment against RAM (:mod:`nodeops.heaps`).
+- History and forecast (:mod:`nodeops.history`): every run adds a snapshot;
+  with a few of them, the growth per week and the date the filesystem
+  reaches 90 %.
 """
 
-from . import datadir
+import datetime as _dt
+import os
+
+from . import datadir, dssapi, heaps, history, processes
+from .errors import Unavailable
 from .params import Param
-from .report import Column, Figure, Finding, Report, Table
+from .report import Chart, Column, Figure, Finding, Report, Table
 
 OPERATION_ID = "capacity-report"
 TITLE = "Capacity report"
+#: The static insight the step writes (shown on the administration dashboard).
+INSIGHT_ID = "node-ops-capacity-report"
 
 PARAMS = (
     Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000,
-          description="How many of the largest entries one level below the top-level folders (e.g. jobs/SALES) to list."),
+          description="How many of the largest folders one level below the top-level folders (e.g. jobs/SALES) "
+                      "and of the largest projects to list."),
     Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0,
           description="A finding is raised when the filesystem holding DIP_HOME is smaller than this (GB = 10^9 bytes)."),
+    Param("history", "BOOLEAN", "Keep a history", default=True,
+          description="Add a snapshot to the capacity history and show the growth and the forecast "
+                      "(in DSS: the managed folder node_ops_capacity_history of this project)."),
+    Param("forecast_days", "INT", "Forecast horizon (days)", default=30, min=1, max=3650,
+          description="How far ahead the usage trend is drawn; a finding is raised when the filesystem "
+                      "reaches 90% within this many days at the current pace."),
 )
 
 GB = 1000 ** 3
+DAY_MS = 24 * 3600 * 1000
 
 
 def run(ctx, params, progress=None) -> Report:
@@ -29,20 +49,22 @@ def run(ctx, params, progress=None) -> Report:
     now_ms = int(ctx.now().timestamp() * 1000)
     report = Report(operation=OPERATION_ID, title="%s: %s" % (TITLE, dip_home), generated_at_ms=now_ms,
                     params=dict(params))
-
     scan = datadir.scan(dip_home, progress=progress)
     fs = datadir.filesystem(dip_home)
+    folders = _folder_usage(scan)
+    projects = _project_usage(dip_home, scan)
 
     report.summary += [
         Figure("dip_home_disk_bytes", "Data directory on disk", scan.total.disk_bytes, "bytes"),
         Figure("dip_home_apparent_bytes", "Data directory, apparent size", scan.total.apparent_bytes, "bytes"),
         Figure("dip_home_files", "Files", scan.total.files, "count"),
         Figure("fs_size_bytes", "Filesystem size", fs.size_bytes, "bytes"),
+        Figure("fs_used_bytes", "Filesystem used", fs.used_bytes, "bytes"),
         Figure("fs_free_bytes", "Filesystem free", fs.free_bytes, "bytes"),
-        Figure("fs_used_percent", "Filesystem used", round(fs.used_percent, 1), "percent"),
+        Figure("fs_used_percent", "Filesystem used (share)", round(fs.used_percent, 1), "percent"),
         Figure("fs_inodes_used_percent", "Inodes used", round(fs.inodes_used_percent, 1), "percent"),
+        Figure("fs_inodes_free", "Inodes free", fs.inodes_free, "count"),
     ]
-
     if fs.size_bytes < params.min_disk_gb * GB:
         report.findings.append(Finding(
             "WARN", "The data-directory filesystem is smaller than %d GB" % params.min_disk_gb,
@@ -50,26 +72,12 @@ def run(ctx, params, progress=None) -> Report:
             recommendation="The DSS production guidance asks for at least 500 GB for the data directory.",
             id="disk.size"))
 
-    folders = Table("folders", "Data directory by top-level folder", [
-        Column("folder", "Folder"), Column("disk_bytes", "On disk", "bytes"),
-        Column("apparent_bytes", "Apparent size", "bytes"), Column("files", "Files", "count"),
-        Column("share_percent", "Share", "percent")])
-    grouped = {}
-    for name, usage in scan.top.items():
-        key = name if name in datadir.TOP_LEVEL_FOLDERS else "others"
-        grouped.setdefault(key, datadir.Usage()).add(usage)
-    total = scan.total.disk_bytes or 1
-    for name, usage in sorted(grouped.items(), key=lambda kv: (-kv[1].disk_bytes, kv[0])):
-        folders.add(folder=name, disk_bytes=usage.disk_bytes, apparent_bytes=usage.apparent_bytes,
-                    files=usage.files, share_percent=round(100.0 * usage.disk_bytes / total, 1))
-    report.tables.append(folders)
-
-    largest = Table("largest", "Largest folders and files one level down", [
-        Column("folder", "Folder"), Column("disk_bytes", "On disk", "bytes"), Column("files", "Files", "count")])
-    ranked = sorted(scan.second.items(), key=lambda kv: (-kv[1].disk_bytes, kv[0]))[: params.top_n]
-    for name, usage in ranked:
-        largest.add(folder=name, disk_bytes=usage.disk_bytes, files=usage.files)
-    report.tables.append(largest)
+    _disk_tables(report, scan, folders, projects, params.top_n)
+    host = processes.inspect_host(dip_home)
+    _host_section(report, host)
+    _heap_section(report, ctx, dip_home, host)
+    if params.history:
+        _history_section(report, ctx, dip_home, now_ms, fs, scan, folders, projects, params.forecast_days)
 
     if scan.total.errors:
         report.errors.append("%d path(s) could not be read (they are left out of the sizes); first: %s"
@@ -77,3 +85,216 @@ def run(ctx, params, progress=None) -> Report:
     if scan.total.symlinks:
         report.summary.append(Figure("symlinks_not_followed", "Symlinks not followed", scan.total.symlinks, "count"))
     return report
+
+
+# ---- disk -------------------------------------------------------------------------------
+def _folder_usage(scan):
+    """{top-level folder or 'others': Usage}."""
+    grouped = {}
+    for name, usage in scan.top.items():
+        key = name if name in datadir.TOP_LEVEL_FOLDERS else "others"
+        grouped.setdefault(key, datadir.Usage()).add(usage)
+    return grouped
+
+
+def _project_usage(dip_home, scan):
+    """{project label: {folder: disk bytes}} over the project-keyed folders.
+
+    ``managed_datasets/KEY.dataset`` (the older naming) counts for KEY; a key
+    that is not a project of this DSS is labelled as an orphan.
+    """
+    try:
+        known = set(os.listdir(str(dip_home / "config" / "projects")))
+    except OSError:
+        known = set()
+    out = {}
+    for key, usage in scan.second.items():
+        folder, name = key.split("/", 1)
+        if folder not in datadir.PROJECT_KEYED_FOLDERS:
+            continue
+        project = name
+        if project not in known and "." in project and project.split(".", 1)[0] in known:
+            project = project.split(".", 1)[0]
+        label = project if project in known else "%s (orphan)" % project
+        row = out.setdefault(label, {})
+        row[folder] = row.get(folder, 0) + usage.disk_bytes
+    return out
+
+
+def _disk_tables(report, scan, folders, projects, top_n):
+    total = scan.total.disk_bytes or 1
+    by_folder = Table("folders", "Data directory by top-level folder", [
+        Column("folder", "Folder"), Column("disk_bytes", "On disk", "bytes"),
+        Column("apparent_bytes", "Apparent size", "bytes"), Column("files", "Files", "count"),
+        Column("share_percent", "Share", "percent")])
+    ranked = sorted(folders.items(), key=lambda kv: (-kv[1].disk_bytes, kv[0]))
+    for name, usage in ranked:
+        by_folder.add(folder=name, disk_bytes=usage.disk_bytes, apparent_bytes=usage.apparent_bytes,
+                      files=usage.files, share_percent=round(100.0 * usage.disk_bytes / total, 1))
+    report.tables.append(by_folder)
+
+    cols = [Column("project", "Project"), Column("disk_bytes", "On disk", "bytes")]
+    cols += [Column(f.replace("-", "_"), f, "bytes") for f in datadir.PROJECT_KEYED_FOLDERS]
+    by_project = Table("projects", "Data directory by project (largest %d)" % top_n, cols)
+    ranked_projects = sorted(projects.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    for label, row in ranked_projects[:top_n]:
+        cells = {f.replace("-", "_"): row.get(f, 0) for f in datadir.PROJECT_KEYED_FOLDERS}
+        by_project.add(project=label, disk_bytes=sum(row.values()), **cells)
+    report.tables.append(by_project)
+
+    largest = Table("largest", "Largest folders one level down", [
+        Column("folder", "Folder"), Column("disk_bytes", "On disk", "bytes"), Column("files", "Files", "count")])
+    for name, usage in sorted(scan.second.items(), key=lambda kv: (-kv[1].disk_bytes, kv[0]))[:top_n]:
+        largest.add(folder=name, disk_bytes=usage.disk_bytes, files=usage.files)
+    report.tables.append(largest)
+
+    report.charts.append(Chart("space_by_folder", "Space by top-level folder", "bars",
+                               labels=[n for n, _ in ranked], values=[u.disk_bytes for _, u in ranked]))
+    if ranked_projects:
+        top = ranked_projects[:top_n]
+        report.charts.append(Chart("space_by_project", "Space by project", "bars",
+                                   labels=[n for n, _ in top], values=[sum(r.values()) for _, r in top]))
+
+
+# ---- host and heaps -----------------------------------------------------------------------
+def _host_section(report, host):
+    dss_rss = sum(g.rss_bytes for g in host.groups.values())
+    report.summary += [
+        Figure("ram_bytes", "RAM", host.ram_bytes, "bytes"),
+        Figure("ram_available_bytes", "RAM available", host.ram_available_bytes, "bytes"),
+        Figure("swap_bytes", "Swap", host.swap_bytes, "bytes"),
+        Figure("swap_used_bytes", "Swap used", host.swap_used_bytes, "bytes"),
+        Figure("cpus", "CPUs", host.cpus, "count"),
+        Figure("load_1m", "Load (1 min)", host.load[0]),
+        Figure("dss_processes_rss_bytes", "Memory of DSS processes", dss_rss, "bytes"),
+    ]
+    table = Table("processes", "DSS processes by role", [
+        Column("role", "Role"), Column("count", "Processes", "count"), Column("rss_bytes", "Resident memory", "bytes"),
+        Column("share_percent", "Share of RAM", "percent")])
+    for role, label in processes.ROLES:
+        g = host.groups.get(role)
+        if g is not None:
+            table.add(role=label, count=g.count, rss_bytes=g.rss_bytes,
+                      share_percent=round(100.0 * g.rss_bytes / host.ram_bytes, 1) if host.ram_bytes else None)
+    report.tables.append(table)
+    if host.unreadable:
+        report.notes.append("%d process(es) could not be inspected (other users' processes) and are left out."
+                            % host.unreadable)
+
+
+def _heap_section(report, ctx, dip_home, host):
+    users = None
+    if ctx.client is not None:
+        try:
+            users = dssapi.enabled_user_count(ctx.client)
+        except Unavailable as e:
+            report.notes.append("The number of users is unknown (%s): no backend heap recommendation." % e)
+    else:
+        report.notes.append("No DSS API: the number of users is unknown, so there is no backend heap recommendation.")
+    fek = host.groups.get("fek")
+    found, worst, activities = heaps.assess(dip_home, users, fek.count if fek else 0, "hproxy" in host.groups)
+    table = Table("heaps", "Java heaps (install.ini)", [
+        Column("process", "Process"), Column("xmx_bytes", "Xmx", "bytes"),
+        Column("recommended_bytes", "Recommended", "bytes"), Column("source", "Set by")])
+    for name in heaps.PROCESSES:
+        h = found[name]
+        table.add(process=name, xmx_bytes=h.xmx, recommended_bytes=h.recommended, source=h.source)
+    report.tables.append(table)
+    report.summary.append(Figure("heap_worst_case_bytes", "Java heaps, worst case", worst, "bytes"))
+    backend = found["backend"]
+    if users is not None and backend.xmx is not None and backend.xmx < backend.recommended:
+        report.findings.append(Finding(
+            "WARN", "The backend heap is smaller than recommended for %d users" % users,
+            evidence="%s; %d enabled users" % (backend.source, users),
+            recommendation="Set backend.xmx = %dg in [javaopts] of install.ini, then run ./bin/dssadmin "
+                           "regenerate-config and restart DSS." % (backend.recommended // heaps.GIB),
+            id="heap.backend"))
+    for name in ("jek", "fek"):
+        h = found[name]
+        if h.xmx is not None and h.xmx > 2 * heaps.KERNEL_XMX:
+            report.findings.append(Finding(
+                "WARN", "The %s heap is above 4g" % name.upper(), evidence=h.source,
+                recommendation="Every %s gets this heap; keep %s.xmx at 2g unless a job needs more." % (name.upper(), name),
+                id="heap." + name))
+    if host.ram_bytes and worst > host.ram_bytes:
+        report.findings.append(Finding(
+            "WARN", "The Java heaps can commit more memory than the host has",
+            evidence="backend + %d concurrent activities x JEK + %d FEK(s)%s = %.1f GiB; RAM %.1f GiB"
+                     % (activities, max(1, fek.count if fek else 0), " + hproxy" if "hproxy" in host.groups else "",
+                        worst / heaps.GIB, host.ram_bytes / heaps.GIB),
+            recommendation="Lower the heaps or maxRunningActivities, or add memory; Python, R and notebook "
+                           "processes need memory on top of this.",
+            id="heap.commitment"))
+
+
+# ---- history and forecast -----------------------------------------------------------------
+def _store(report, ctx):
+    """Where the history lives, or None (with a note saying why)."""
+    if ctx.history_dir is not None:
+        return history.LocalStore(ctx.history_dir)
+    if ctx.client is None or not ctx.project_key:
+        report.notes.append("No history kept: no DSS project and no local history folder.")
+        return None
+    try:
+        store = history.FolderStore(ctx.client, ctx.project_key, create=ctx.component == "step")
+    except Unavailable as e:
+        report.errors.append("the capacity history could not be read: %s" % e)
+        return None
+    if not store.exists:
+        report.notes.append("No history in project %s: the capacity step creates the managed folder %s there "
+                            "(the macro only adds to an existing one)." % (ctx.project_key, history.FOLDER_NAME))
+        return None
+    return store
+
+
+def _history_section(report, ctx, dip_home, now_ms, fs, scan, folders, projects, forecast_days):
+    store = _store(report, ctx)
+    if store is None:
+        return
+    snapshot = history.Snapshot(now_ms, fs_size=fs.size_bytes, fs_used=fs.used_bytes, fs_free=fs.free_bytes,
+                                dip_home=scan.total.disk_bytes,
+                                folders={k: u.disk_bytes for k, u in folders.items()},
+                                projects={k: sum(v.values()) for k, v in projects.items()})
+    try:
+        past = [s for s in history.load(store, now_ms) if s.epoch_ms < now_ms]
+        history.append(store, snapshot)
+    except (Unavailable, OSError) as e:
+        report.errors.append("the capacity history (%s) could not be updated: %s" % (store.where, e))
+        return
+    snaps = past + [snapshot]
+    f = history.forecast(snaps, now_ms)
+    report.notes.append("History: %d snapshot(s) over %.1f day(s) in %s." % (len(snaps), f.span_days, store.where))
+    usable = fs.used_bytes + fs.free_bytes
+    limit = usable * history.FULL_PERCENT / 100.0
+    chart = Chart("usage_over_time", "Filesystem used over time", "timeline",
+                  series={"used": [(s.epoch_ms, s.fs_used) for s in snaps]},
+                  threshold=limit, threshold_label="%d%% of the filesystem" % history.FULL_PERCENT)
+    if not f.enough:
+        report.notes.append("No forecast yet: it needs %d snapshots over at least a day." % history.MIN_SNAPSHOTS)
+        report.charts.insert(0, chart)
+        return
+    end_ms = now_ms + forecast_days * DAY_MS
+    b, a = f.line
+    chart.forecast = [(snaps[0].epoch_ms, a + b * snaps[0].epoch_ms), (end_ms, a + b * end_ms)]
+    report.charts.insert(0, chart)  # the trend first: it is what a dashboard tile should show
+    report.summary.append(Figure("fs_growth_per_week_bytes", "Growth per week", int(f.fs_growth_per_week), "bytes"))
+    if f.full_at_ms is not None:
+        days = (f.full_at_ms - now_ms) / float(DAY_MS)
+        report.summary.append(Figure("fs_full_at_ms", "Filesystem %d%% full" % history.FULL_PERCENT, f.full_at_ms,
+                                     "epoch_ms"))
+        report.summary.append(Figure("fs_days_to_full", "Days until %d%% full" % history.FULL_PERCENT,
+                                     round(days, 1), "days"))
+        if days <= forecast_days:
+            when = _dt.datetime.fromtimestamp(f.full_at_ms / 1000.0).strftime("%Y-%m-%d")
+            report.findings.append(Finding(
+                "WARN", "The data-directory filesystem reaches %d%% within %d days" % (history.FULL_PERCENT, forecast_days),
+                evidence="used grows by %.1f GiB per week; %d%% of %.1f GiB is reached around %s"
+                         % (f.fs_growth_per_week / heaps.GIB, history.FULL_PERCENT, usable / heaps.GIB, when),
+                recommendation="Purge job and scenario logs (node-ops purges), check the largest folders below, "
+                               "or grow the filesystem.",
+                id="disk.forecast"))
+    growth = Table("growth", "Growth per week by top-level folder (last %d days)" % history.TREND_DAYS, [
+        Column("folder", "Folder"), Column("growth_bytes", "Per week", "bytes")])
+    for name, g in sorted(f.folder_growth_per_week.items(), key=lambda kv: -kv[1]):
+        growth.add(folder=name, growth_bytes=int(g))
+    report.tables.append(growth)

@@ -31,6 +31,10 @@ def _build_parser():
                        help="an administrator's API key (default: $DKU_API_KEY)")
         p.add_argument("--format", choices=("text", "json", "html"), default="text")
         p.add_argument("--out", help="write the report to this file instead of standard output")
+        if op.id == "capacity-report":
+            p.add_argument("--history-dir", default=os.environ.get("NODEOPS_HISTORY_DIR"),
+                           help="folder of the capacity history (default: $NODEOPS_HISTORY_DIR, else "
+                                "<DIP_HOME>/local/node-ops/capacity-history)")
         for param in op.params:
             flag = "--" + param.name.replace("_", "-")
             help_text = "%s (%s; default %s)" % (param.description or param.label, param.describe_allowed(), param.default)
@@ -47,8 +51,12 @@ def build_context(args) -> Context:
         user, is_admin = dssapi.identify(client)
     else:
         user, is_admin = getpass.getuser(), True
-    return Context(dip_home=Path(args.dip_home) if args.dip_home else None, client=client, user=user,
-                   is_admin=is_admin)
+    dip_home = Path(args.dip_home) if args.dip_home else None
+    history_dir = getattr(args, "history_dir", None)
+    if history_dir is None and dip_home is not None:
+        history_dir = dip_home / "local" / "node-ops" / "capacity-history"
+    return Context(dip_home=dip_home, client=client, user=user, is_admin=is_admin,
+                   history_dir=Path(history_dir) if history_dir else None)
 
 
 def main(argv=None) -> int:
@@ -62,12 +70,13 @@ def main(argv=None) -> int:
     except NodeOpsError as e:
         print("node-ops: %s" % e, file=sys.stderr)
         return 2
+    if args.out and args.format == "html":
+        render.write_html(report, args.out)
+        print("wrote %s" % args.out)
+        return 1 if report.failure else 0
     text = {"text": render.to_text, "json": render.to_json, "html": render.to_html}[args.format](report)
     if args.out:
-        if args.format == "html":
-            render.write_html(report, args.out)
-        else:
-            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
         print("wrote %s" % args.out)
     else:
         print(text)

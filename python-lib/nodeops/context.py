@@ -28,6 +28,10 @@ class Context:
     clock: Callable[[], _dt.datetime] = system_clock
     dry_run: bool = True
     project_key: Optional[str] = None
+    #: Which entry point runs the operation: "macro", "step" or "cli".
+    component: str = "cli"
+    #: A local folder for the capacity history (command line); inside DSS it is a managed folder.
+    history_dir: Optional[Path] = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("nodeops"))
 
     def __post_init__(self):

@@ -1,9 +1,9 @@
 """What node-ops knows about the DSS data directory (DIP_HOME), and one walker over it.
 
-The walk is a single pass with ``os.scandir``: it never follows symlinks (so it
-cannot leave DIP_HOME), counts hard-linked files once, counts permission errors
-instead of failing, and keeps memory proportional to the folders it reports on,
-not to the files it sees.
+The walk is a single pass: it never follows symlinks (so it cannot leave
+DIP_HOME; a link counts for its own few bytes, as with ``du``), counts
+hard-linked files once, counts permission errors instead of failing, and keeps
+memory proportional to the folders it reports on, not to the files it sees.
 """
 
 import configparser
@@ -57,85 +57,182 @@ class Scan:
 _MAX_ERROR_PATHS = 20
 
 
-def _blocks(st) -> int:
-    return getattr(st, "st_blocks", 0) * 512 if hasattr(st, "st_blocks") else st.st_size
+#: Worker processes of a scan. Listing and ``lstat`` cost about as much CPU as
+#: they wait on the filesystem, and Python holds its lock for that CPU part, so
+#: processes (not threads) walk different subtrees at once.
+SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
-def scan(root, progress=None) -> Scan:
+def scan(root, progress=None, processes=None) -> Scan:
     """Walk ``root`` once and aggregate usage per first and second path level.
 
-    ``progress``, if given, is called with the number of entries seen so far
-    every few thousand entries.
+    The top two levels are listed here; each second-level subtree
+    (``jobs/PROJ``, ``config/projects``...) is walked by :func:`_walk_subtree`,
+    on ``processes`` worker processes (default :data:`SCAN_PROCESSES`). Results
+    are merged in path order, so a hard link is counted once, in the first
+    subtree (in path order) that holds it, whatever the number of processes.
+    ``progress``, if given, is called with the number of entries seen so far.
     """
     root = Path(root)
     result = Scan(root=root)
-    seen_inodes = set()  # (dev, ino) of files with more than one link
-    entries = 0
-
-    def account(usage_list, st, is_dir):
-        for u in usage_list:
-            if is_dir:
-                u.dirs += 1
-            else:
-                u.files += 1
-            u.disk_bytes += _blocks(st)
-            u.apparent_bytes += st.st_size
-
+    errors = []
     try:
-        top_entries = list(os.scandir(root))
+        top_entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as e:
         result.total.errors += 1
-        result.error_paths.append("%s: %s" % (root, e.strerror))
+        result.error_paths.append("%s: %s" % (root, e.strerror or e))
         return result
+    tasks = []  # (top name, second-level key, path) of the subtrees to walk
     for top in top_entries:
-        name = top.name
-        top_usage = result.top.setdefault(name, Usage())
-        # Iterative walk; the stack holds (DirEntry, second-level key or None).
-        stack = [(top, None)]
-        while stack:
-            entry, second_key = stack.pop()
-            entries += 1
-            if progress is not None and entries % 5000 == 0:
-                progress(entries)
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError as e:
-                _error(result, top_usage, second_key, entry.path, e)
-                continue
-            targets = [result.total, top_usage]
-            if second_key is not None:
-                targets.append(result.second.setdefault(second_key, Usage()))
-            if stat.S_ISLNK(st.st_mode):
-                for u in targets:
-                    u.symlinks += 1
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                account(targets, st, True)
-                try:
-                    children = list(os.scandir(entry.path))
-                except OSError as e:
-                    _error(result, top_usage, second_key, entry.path, e)
-                    continue
-                for child in children:
-                    key = second_key if second_key is not None else ("%s/%s" % (name, child.name) if entry is top else None)
-                    stack.append((child, key))
-                continue
-            if st.st_nlink > 1:
-                ident = (st.st_dev, st.st_ino)
-                if ident in seen_inodes:
-                    continue
-                seen_inodes.add(ident)
-            account(targets, st, False)
+        top_usage = result.top.setdefault(top.name, Usage())
+        if not _count_entry(top, top_usage, errors):  # a file, a link or unreadable
+            continue
+        try:
+            children = sorted(os.scandir(top.path), key=lambda e: e.name)
+        except OSError as e:
+            top_usage.errors += 1
+            errors.append("%s: %s" % (top.path, e.strerror or e))
+            continue
+        for child in children:
+            key = "%s/%s" % (top.name, child.name)
+            usage = result.second[key] = Usage()
+            if _count_entry(child, usage, errors):
+                tasks.append((top.name, key, child.path))
+    # Files directly under a top-level folder with several links: count once too.
+    walked = {}
+    for key, fields, hard_links, sub_errors, entries in _run(tasks, processes, progress):
+        walked[key] = (fields, hard_links, sub_errors)
+    seen = set()
+    for top_name, key, _path in tasks:
+        fields, hard_links, sub_errors = walked[key]
+        usage = result.second[key]
+        for name, value in zip(_FIELDS, fields):
+            setattr(usage, name, getattr(usage, name) + value)
+        for dev, ino, blocks, size in hard_links:
+            if (dev, ino) in seen:  # already counted in an earlier subtree
+                usage.files -= 1
+                usage.disk_bytes -= blocks
+                usage.apparent_bytes -= size
+            else:
+                seen.add((dev, ino))
+        errors.extend(sub_errors)
+    for key, usage in result.second.items():
+        result.top[key.split("/", 1)[0]].add(usage)
+    for usage in result.top.values():
+        result.total.add(usage)
+    result.error_paths = errors[:_MAX_ERROR_PATHS]
     return result
 
 
-def _error(result, top_usage, second_key, path, exc):
-    result.total.errors += 1
-    top_usage.errors += 1
-    if second_key is not None:
-        result.second.setdefault(second_key, Usage()).errors += 1
-    if len(result.error_paths) < _MAX_ERROR_PATHS:
-        result.error_paths.append("%s: %s" % (path, exc.strerror or exc))
+_FIELDS = ("disk_bytes", "apparent_bytes", "files", "dirs", "symlinks", "errors")
+
+
+def _count_entry(e, usage, errors) -> bool:
+    """Count one listed entry into ``usage``; True when it is a folder to walk into."""
+    try:
+        st = e.stat(follow_symlinks=False)
+    except OSError as exc:
+        usage.errors += 1
+        errors.append("%s: %s" % (e.path, exc.strerror or exc))
+        return False
+    if stat.S_ISLNK(st.st_mode):  # the link itself (its own blocks, like du), never its target
+        usage.symlinks += 1
+    elif stat.S_ISDIR(st.st_mode):
+        usage.dirs += 1
+    else:
+        usage.files += 1  # top-level files: hard links among them are not looked for
+    usage.disk_bytes += st.st_blocks * 512
+    usage.apparent_bytes += st.st_size
+    return stat.S_ISDIR(st.st_mode)
+
+
+def _run(tasks, processes, progress):
+    """Yield the walk of every task, on worker processes when there is more than one."""
+    processes = SCAN_PROCESSES if processes is None else processes
+    entries = 0
+    if processes > 1 and len(tasks) > 1:
+        import multiprocessing
+
+        # fork: the workers need nothing but this module, already imported (and a
+        # DSS macro's __main__ must not be imported again, as spawn would).
+        with multiprocessing.get_context("fork").Pool(min(processes, len(tasks))) as pool:
+            for out in pool.imap_unordered(_walk_task, [(key, path) for _, key, path in tasks]):
+                entries += out[-1]
+                if progress is not None:
+                    progress(entries)
+                yield out
+        return
+    for _, key, path in tasks:
+        out = _walk_task((key, path))
+        entries += out[-1]
+        if progress is not None:
+            progress(entries)
+        yield out
+
+
+def _walk_task(task):
+    key, path = task
+    return (key,) + _walk_subtree(path)
+
+
+def _walk_subtree(path):
+    """Everything below folder ``path``, never following links, working relative
+    to directory descriptors (one ``lstat`` per entry, no path walks).
+
+    Returns ``(fields, hard_links, errors, entries)``: the counts in
+    :data:`_FIELDS` order; ``(dev, ino, blocks_bytes, size)`` of each file with
+    several links, counted once here; the first few unreadable paths; the
+    number of entries seen.
+    """
+    disk = apparent = files = dirs = links = errors = entries = 0
+    hard_links, seen, error_paths = [], set(), []
+    isdir, islnk = stat.S_ISDIR, stat.S_ISLNK
+    lstat_at, listdir, open_, close = os.stat, os.listdir, os.open, os.close
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    stack = [path]
+    while stack:
+        d = stack.pop()
+        try:
+            fd = open_(d, flags)
+        except OSError as exc:
+            errors += 1
+            if len(error_paths) < _MAX_ERROR_PATHS:
+                error_paths.append("%s: %s" % (d, exc.strerror or exc))
+            continue
+        try:
+            names = listdir(fd)
+            for name in names:
+                try:
+                    st = lstat_at(name, dir_fd=fd, follow_symlinks=False)
+                except OSError as exc:
+                    errors += 1
+                    if len(error_paths) < _MAX_ERROR_PATHS:
+                        error_paths.append("%s/%s: %s" % (d, name, exc.strerror or exc))
+                    continue
+                mode = st.st_mode
+                if isdir(mode):
+                    dirs += 1
+                    stack.append(d + "/" + name)
+                elif islnk(mode):  # the link itself (its own blocks, like du), never its target
+                    links += 1
+                else:
+                    if st.st_nlink > 1:
+                        ident = (st.st_dev, st.st_ino)
+                        if ident in seen:
+                            continue
+                        seen.add(ident)
+                        hard_links.append((st.st_dev, st.st_ino, st.st_blocks * 512, st.st_size))
+                    files += 1
+                disk += st.st_blocks * 512
+                apparent += st.st_size
+            entries += len(names)
+        except OSError as exc:
+            errors += 1
+            if len(error_paths) < _MAX_ERROR_PATHS:
+                error_paths.append("%s: %s" % (d, exc.strerror or exc))
+        finally:
+            close(fd)
+    return (disk, apparent, files, dirs, links, errors), hard_links, error_paths, entries
 
 
 @dataclass

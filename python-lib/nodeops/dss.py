@@ -8,17 +8,18 @@ import os
 
 import dataiku
 from dataiku.customstep import get_step_config
+from dataiku.insights import save_data as save_insight
 from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
 from dataiku.scenario import Scenario
 
-from . import dssapi, render, runner
+from . import dssapi, operations, render, runner
 from .context import Context
 from .errors import NodeOpsError
 
 __all__ = ["Runnable", "ResultTable", "build_context", "run_macro", "run_step"]
 
 
-def build_context(project_key=None) -> Context:
+def build_context(project_key=None, component="macro") -> Context:
     """The context of the user running the macro or the scenario.
 
     ``dataiku.api_client()`` carries that user's rights; DIP_HOME is set by DSS
@@ -27,7 +28,7 @@ def build_context(project_key=None) -> Context:
     client = dataiku.api_client()
     login, is_admin = dssapi.identify(client)
     return Context(dip_home=os.environ.get("DIP_HOME"), client=client, user=login, is_admin=is_admin,
-                   project_key=project_key)
+                   project_key=project_key, component=component)
 
 
 def run_macro(operation_id, project_key, config, plugin_config, progress_callback=None, result="HTML"):
@@ -46,9 +47,12 @@ class StepFailed(NodeOpsError):
 def run_step(operation_id):
     """Body of ``step.py``: run, log the report, set scenario variables, fail if asked."""
     config = get_step_config()
-    ctx = build_context(dataiku.default_project_key())
+    ctx = build_context(dataiku.default_project_key(), component="step")
     report = runner.run_operation(operation_id, ctx, config)
     print(render.to_text(report))
+    insight = operations.get(operation_id).insight_id
+    if insight:  # the report on the project's dashboards
+        save_insight(insight, payload=render.to_html(report), content_type="text/html", label=report.title)
     Scenario().set_scenario_variables(**runner.scenario_variables(report))
     if report.failure:
         raise StepFailed(report.failure)

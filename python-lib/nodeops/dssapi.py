@@ -67,6 +67,12 @@ def _call(what, fn, *args, **kwargs):
         raise Unavailable("the DSS API refused %s: %s" % (what, e)) from e
 
 
+def enabled_user_count(client):
+    """How many DSS users are enabled (an administrator sees them all)."""
+    users = _call("listing users", client.list_users)
+    return sum(1 for u in users if u.get("enabled", True))
+
+
 def project_keys(client):
     """Keys of every project (the caller is an administrator, so it sees them all)."""
     return set(_call("listing projects", client.list_project_keys))
@@ -173,3 +179,35 @@ def unload_session(client, api, session):
     from dataikuapi.dss.jupyternotebook import DSSNotebookSession
 
     return _call(what, DSSNotebookSession(client, session).unload)
+
+
+# ---- managed folders (capacity history) -------------------------------------------------
+def managed_folder(client, project_key, name, create):
+    """The managed folder called ``name`` in a project (created when ``create``), or None."""
+    project = client.get_project(project_key)
+    folders = _call("listing the managed folders of project %s" % project_key, project.list_managed_folders)
+    for f in folders:
+        if f.get("name") == name:
+            return project.get_managed_folder(f["id"])
+    if not create:
+        return None
+    return _call("creating managed folder %s in project %s" % (name, project_key), project.create_managed_folder, name)
+
+
+def read_folder_file(folder, path):
+    """Text of a file of a managed folder; None when it does not exist."""
+    try:
+        with folder.get_file(path) as resp:
+            return resp.content.decode("utf-8")
+    except requests.exceptions.RequestException as e:
+        raise Unavailable("the DSS API could not be reached (reading %s): %s" % (path, e)) from e
+    except DataikuException as e:
+        if "UnknownObject" in str(e) or "404" in str(e) or "does not exist" in str(e).lower():
+            return None
+        raise Unavailable("the DSS API refused reading %s: %s" % (path, e)) from e
+
+
+def write_folder_file(folder, path, data):
+    import io
+
+    _call("writing %s" % path, folder.put_file, path, io.BytesIO(data))

@@ -20,6 +20,8 @@ class Operation:
     run: Callable
     #: DSS "resultType" of the macro.
     result_type: str = "HTML"
+    #: When set, the step also saves its HTML report as this static insight.
+    insight_id: str = ""
 
     def parse(self, config):
         return parse_params(self.id, self.params, config)
@@ -32,7 +34,8 @@ class Operation:
 OPERATIONS = {
     op.id: op
     for op in (
-        Operation(capacity.OPERATION_ID, capacity.TITLE, capacity.PARAMS, capacity.run),
+        Operation(capacity.OPERATION_ID, capacity.TITLE, capacity.PARAMS, capacity.run,
+                  insight_id=capacity.INSIGHT_ID),
         Operation(retention.JOBS.id, retention.JOBS.title, retention.LOG_PARAMS, retention.run_jobs),
         Operation(retention.SCENARIOS.id, retention.SCENARIOS.title, retention.LOG_PARAMS, retention.run_scenarios),
         Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports),

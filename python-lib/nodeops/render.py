@@ -76,7 +76,12 @@ def to_html(report: Report) -> str:
     env = _environment()
     css = (resources.templates_dir() / "report.css").read_text(encoding="utf-8")
     generated = format_value(report.generated_at_ms, "epoch_ms")
-    return env.get_template("report.html").render(report=report, css=css, generated=generated)
+    drawn = []
+    if report.charts:
+        from . import charts
+
+        drawn = [{"key": c.key, "svg": charts.to_svg(c)} for c in report.charts]
+    return env.get_template("report.html").render(report=report, css=css, generated=generated, charts=drawn)
 
 
 def to_result_table(report: Report, result_table_cls, table_key=None):

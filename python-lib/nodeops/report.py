@@ -67,6 +67,31 @@ class Table:
 
 
 @dataclass
+class Chart:
+    """A chart, as data; :mod:`nodeops.charts` draws it (SVG) for the HTML face.
+
+    ``bars``: ``labels`` and ``values`` (horizontal bars). ``timeline``:
+    ``series`` {name: [(epoch_ms, value)]}, an optional ``forecast`` line
+    [(epoch_ms, value)] and ``threshold`` (a horizontal line, with its label).
+    """
+
+    key: str
+    title: str
+    kind: str
+    unit: str = "bytes"
+    labels: List[str] = field(default_factory=list)
+    values: List[float] = field(default_factory=list)
+    series: Dict[str, list] = field(default_factory=dict)
+    forecast: list = field(default_factory=list)
+    threshold: Optional[float] = None
+    threshold_label: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("bars", "timeline"):
+            raise ValueError("unknown chart kind %r" % self.kind)
+
+
+@dataclass
 class Report:
     operation: str
     title: str
@@ -74,6 +99,7 @@ class Report:
     summary: List[Figure] = field(default_factory=list)
     findings: List[Finding] = field(default_factory=list)
     tables: List[Table] = field(default_factory=list)
+    charts: List[Chart] = field(default_factory=list)
     errors: List[str] = field(default_factory=list)
     #: Plain facts about how the report was made (e.g. which API answered).
     notes: List[str] = field(default_factory=list)

@@ -1,10 +1,12 @@
-"""Run ``python -m nodeops ARGS`` and write this process's peak RSS to a file.
+"""Run ``python -m nodeops ARGS`` and write its peak RSS to a file.
 
-Usage: peak_rss.py OUT_FILE ARGS...  The peak is VmHWM from /proc/self/status,
-which exec resets (ru_maxrss of a child started by a big parent is not: it
-keeps the parent's resident size at fork time).
+Usage: peak_rss.py OUT_FILE ARGS...  The peak is the larger of this process's
+VmHWM (/proc/self/status, which exec resets; ru_maxrss of a child started by a
+big parent is not reset: it keeps the parent's resident size at fork time) and
+the largest peak of the worker processes node-ops forked (RUSAGE_CHILDREN).
 """
 
+import resource
 import runpy
 import sys
 
@@ -26,8 +28,9 @@ def main():
     except SystemExit as e:
         code = e.code or 0
     finally:
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         with open(out_file, "w") as f:
-            f.write(str(vm_hwm_bytes()))
+            f.write(str(max(vm_hwm_bytes(), workers)))
     return code
 
 

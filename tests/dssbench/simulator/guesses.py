@@ -53,9 +53,47 @@ MACRO_STATE_FIELDS = ("running", "runId", "hasResult", "exception")
 #: Plugin step type string inside a scenario: pystep_<pluginId>_<stepId>.
 PLUGIN_STEP_TYPE = "pystep_%s_%s"
 
+#: Type of a managed folder created without one (the client sends ``"type": null``).
+MANAGED_FOLDER_DEFAULT_TYPE = "Filesystem"
+
 #: Where DSS keeps the connection files of running kernels, and that a kernel's
 #: command line names its own (``... -f <dir>/kernel-<kernelId>.json``, as
 #: Jupyter's ipykernel_launcher is started). node-ops uses the kernel ID on the
 #: command line to tell a kernel from an unrelated process with the same PID.
 KERNEL_RUNTIME_DIR = "jupyter-run/jupyter/runtime"
 KERNEL_CMDLINE = "-f <KERNEL_RUNTIME_DIR>/kernel-<kernelId>.json"
+
+
+def dss_process_layout(dip_home, install_dir="/opt/dataiku-dss-14.2.1"):
+    """The processes of a running DSS as ``ps`` shows them (for the capacity report's tests).
+
+    From a public copy of the DSS 9.0.5 start scripts (``bin/dss``, ``bin/jek``,
+    ``bin/fek``, ``bin/hproxy``: ``-Ddku.<role>`` then the JVM options, ``-cp
+    <DIP_HOME>/bin:<install>/dist...``, the main class), Dataiku's dkumonitor and
+    telegraf patterns (``-Ddku.jek``, ``-cp <datadir>``) and the DSS page on
+    processes. Not verified on DSS 12+: the main class names, the nginx title,
+    the recipe process's command line (a Python interpreter under its JEK).
+    """
+    cp = "%s/bin:%s/dist:%s/lib/ivy/backend-run/*" % (dip_home, install_dir, install_dir)
+
+    def java(role, main, xmx):
+        return ["/usr/lib/jvm/java-17/bin/java", "-Ddku.%s" % role, "-Xmx%s" % xmx, "-XX:+UseG1GC", "-cp", cp, main]
+
+    recipe = {"argv": ["%s/code-envs/python/py311/bin/python" % dip_home, "-u",
+                       "%s/jobs/SALES_ANALYTICS/Build_sales_2026-11-25T06-00-00.000/activities/compute_sales_NP/"
+                       "python-exec-wrapper.py" % dip_home], "mb": 25}
+    return [
+        {"role": "backend", "mb": 60, "argv": java("backend", "com.dataiku.dip.DSSBackendMain", "8g")},
+        {"role": "jek", "mb": 30, "children": [recipe],
+         "argv": java("jek", "com.dataiku.dip.dataflow.kernel.slave.DSSJobKernelMain", "2g")},
+        {"role": "jek", "mb": 30, "argv": java("jek", "com.dataiku.dip.dataflow.kernel.slave.DSSJobKernelMain", "2g")},
+        {"role": "fek", "mb": 20, "argv": java("fek", "com.dataiku.dip.futures.DSSFutureKernelMain", "2g")},
+        {"role": "hproxy", "mb": 15, "argv": java("hproxy", "com.dataiku.hproxy.server.HProxyRunner", "2g")},
+        {"role": "nginx", "mb": 5, "children": [{"argv": ["nginx: worker process"], "mb": 5}],
+         "argv": ["nginx: master process /usr/sbin/nginx", "-c", "%s/install-support/nginx.conf" % dip_home]},
+        {"role": "other", "mb": 10, "argv": ["%s/bin/python" % dip_home, "-m", "supervisor.supervisord", "-c",
+                                             "%s/install-support/supervisord.conf" % dip_home]},
+        {"role": "jupyter", "mb": 15, "argv": ["%s/bin/python" % dip_home, "%s/dku-jupyter/dkulauncher.py" % install_dir,
+                                               "--notebook-dir=%s/config/ipython_notebooks" % dip_home,
+                                               "--ip=127.0.0.1", "--no-browser"]},
+    ]

@@ -2,7 +2,7 @@
 
 import json
 
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
 
 from . import guesses
 
@@ -102,7 +102,16 @@ class Router:
 
     def build(self):
         # Unbound copies: a werkzeug Rule binds to one Map, and every simulator builds its own.
-        return Map([r.empty() for r in self.rules], strict_slashes=True, merge_slashes=False)
+        return Map([r.empty() for r in self.rules], strict_slashes=True, merge_slashes=False,
+                   converters={"filepath": FilePathConverter})
+
+
+class FilePathConverter(BaseConverter):
+    """A path inside a managed folder, leading slash included: the client sends
+    ``.../contents//file.csv`` for the documented ``put_file("/file.csv", ...)``."""
+
+    regex = ".+"
+    part_isolating = False
 
 
 router = Router()

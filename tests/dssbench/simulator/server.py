@@ -24,8 +24,8 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from . import guesses, kernels
-from . import routes_admin, routes_macros, routes_notebooks, routes_projects  # noqa: F401  (register routes)
+from . import dssprocs, guesses, kernels
+from . import routes_admin, routes_folders, routes_macros, routes_notebooks, routes_projects  # noqa: F401  (register routes)
 from .routing import Call, HTTPError, Raw, router
 from .state import NotFound, State
 
@@ -65,7 +65,9 @@ def _version_tuple(text):
 class DSSSimulator:
     """A DSS backend for tests: ``with DSSSimulator(dip_home, model) as sim: DSSClient(sim.url, key)``."""
 
-    def __init__(self, dip_home, model, plugins=None, start_kernels=True):
+    def __init__(self, dip_home, model, plugins=None, start_kernels=True, dss_processes=False):
+        """``dss_processes``: also start processes with the command lines of a running
+        DSS (backend, JEKs, FEK, hproxy, nginx...; see dssprocs.py)."""
         self.state = State(dip_home, model)
         self.plugins = {k: Path(v).resolve() for k, v in (plugins or {}).items()}  # plugin id -> folder, for macros
         self.faults = []
@@ -75,6 +77,8 @@ class DSSSimulator:
         self._thread = None
         self.port = 0
         self._start_kernels = start_kernels
+        self._dss_processes = dss_processes
+        self.dss_processes = None
         self._tmp = tempfile.TemporaryDirectory(prefix="dss-sim-")
         self.dss_version = _version_tuple(self.state.model.get("instance", {}).get("dssVersion", "14.2.1"))
 
@@ -86,6 +90,8 @@ class DSSSimulator:
     def start(self):
         if self._start_kernels:
             self._start_all_kernels()
+        if self._dss_processes:
+            self.dss_processes = dssprocs.DSSProcesses(self.state.dip_home, self._tmp.name).start()
         self._serve()
         return self
 
@@ -106,6 +112,8 @@ class DSSSimulator:
         self._shutdown_server()
         for k in list(self.state.kernels.values()):
             k.stop()
+        if self.dss_processes is not None:
+            self.dss_processes.stop()
         self._tmp.cleanup()
 
     def __enter__(self):
