@@ -211,3 +211,66 @@ def write_folder_file(folder, path, data):
     import io
 
     _call("writing %s" % path, folder.put_file, path, io.BytesIO(data))
+
+
+# ---- configuration audit -------------------------------------------------------------------
+def general_settings(client):
+    """The general settings (config/general-settings.json) as DSS serves them."""
+    return _call("reading the general settings", lambda: client.get_general_settings().get_raw())
+
+
+def update_general_settings(client, values):
+    """Set top-level keys of the general settings; returns the values before."""
+    settings = _call("reading the general settings", client.get_general_settings)
+    raw = settings.get_raw()
+    before = {k: raw.get(k) for k in values}
+    raw.update(values)
+    _call("saving the general settings", settings.save)
+    return before
+
+
+def admin_groups(client):
+    """Names of the groups with the administrator flag."""
+    out = set()
+    for g in _call("listing groups", client.list_groups):
+        name = g.get("name")
+        if g.get("admin") is None:
+            g = _call("reading group %s" % name, client.get_group(name).get_definition)
+        if g.get("admin"):
+            out.add(name)
+    return out
+
+
+def admin_logins(client, groups):
+    """Logins of the users in one of ``groups`` (the administrator groups)."""
+    return {u.get("login") for u in _call("listing users", client.list_users) if set(u.get("groups") or []) & groups}
+
+
+def project_setup(client, project_key):
+    """{"permissions", "owner", "scenarios": [scenario settings]} of a project; None when it does not exist."""
+    if project_key not in project_keys(client):
+        return None
+    project = client.get_project(project_key)
+    raw = _call("reading the settings of project %s" % project_key, lambda: project.get_settings().get_raw())
+    scenarios = []
+    for item in _call("listing the scenarios of project %s" % project_key, project.list_scenarios):
+        sid = item["id"]
+        scenarios.append(_call("reading scenario %s.%s" % (project_key, sid),
+                               lambda: project.get_scenario(sid).get_settings().get_raw()))
+    return {"permissions": raw.get("permissions") or [], "owner": raw.get("owner"), "scenarios": scenarios}
+
+
+def sanity_check(client):
+    """DSS's instance sanity check messages as dicts; None when this client or DSS does not offer it."""
+    if not hasattr(client, "perform_instance_sanity_check"):
+        return None
+    try:
+        result = client.perform_instance_sanity_check()
+    except requests.exceptions.RequestException as e:
+        raise Unavailable("the DSS API could not be reached (instance sanity check): %s" % e) from e
+    except DataikuException as e:
+        if "UnknownObject" in str(e) or "No API endpoint" in str(e):
+            return None
+        raise Unavailable("the DSS API refused the instance sanity check: %s" % e) from e
+    return [{"severity": m.severity, "code": m.code, "title": m.title, "details": m.details, "message": m.message}
+            for m in result.messages]

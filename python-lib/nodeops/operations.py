@@ -8,7 +8,7 @@ function ``run(ctx, params, progress) -> Report``.
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
-from . import capacity, culling, retention
+from . import audit, capacity, culling, retention
 from .params import Param, parse_params
 
 
@@ -40,6 +40,7 @@ OPERATIONS = {
         Operation(retention.SCENARIOS.id, retention.SCENARIOS.title, retention.LOG_PARAMS, retention.run_scenarios),
         Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports),
         Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run),
+        Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, insight_id=audit.INSIGHT_ID),
     )
 }
 

@@ -27,6 +27,7 @@ ENDPOINT_SINCE = {
     "instance.info": (10, 0),
     "jupyter.new_api": (9, 0),
     "dashboards": (12, 0),
+    "sanity_check": (11, 4),
 }
 
 #: Order of GET /projects/{key}/jobs/ : newest first (unverified).

@@ -114,3 +114,23 @@ def licensing_status(call):
                      "licenseContent": {"licensee": {"company": "node-ops test bench"},
                                         guesses.LICENSE_EXPIRY_FIELD: expires},
                      "sublicense": {"profileLimits": {}}}}
+
+
+# ---- instance sanity check (client 11.4+) -------------------------------------------------
+@route("GET", "/admin/sanity-check/codes", admin=True, since="sanity_check")
+def sanity_check_codes(call):
+    return sorted({m["code"] for m in call.state.model.get("sanity_messages", [])})
+
+
+@route("POST", "/admin/sanity-check/run", admin=True, since="sanity_check")
+def sanity_check_run(call):
+    """Answers with the result at once (``hasResult``: the client then makes no
+    future call). Messages come from ``model["sanity_messages"]``: DSS's own
+    checks are not simulated."""
+    excluded = set(call.json or [])
+    messages = [m for m in call.state.model.get("sanity_messages", []) if m.get("code") not in excluded]
+    order = ["INFO", "WARNING", "ERROR"]
+    worst = max((m.get("severity", "INFO") for m in messages), key=order.index, default=None)
+    return {"hasResult": True, "result": {"messages": messages, "anyMessage": bool(messages),
+                                          "warning": worst == "WARNING", "error": worst == "ERROR",
+                                          "maxSeverity": worst}}

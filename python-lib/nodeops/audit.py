@@ -1,0 +1,523 @@
+"""Configuration audit: the production guidance for a DSS node, checked one
+setting at a time, each with its evidence, the fix and the documentation page.
+
+Facts are gathered once (:func:`gather`): files of DIP_HOME, the DSS API, the
+host. Each check is one small function of the facts returning findings
+(severity PASS, INFO, WARN or FAIL). With ``apply_fixes``, the fixes that are
+safe on a live node are applied (:mod:`nodeops.fixes`) and listed; a second
+run has nothing left to change.
+"""
+
+import datetime as _dt
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from . import datadir, dssapi, fixes, heaps, retention
+from .errors import ParameterError, Unavailable
+from .params import Param
+from .report import Column, Figure, Finding, Report, Table
+
+OPERATION_ID = "config-audit"
+TITLE = "Configuration audit"
+INSIGHT_ID = "node-ops-config-audit"
+ORDER = ("PASS", "INFO", "WARN", "FAIL")
+
+PARAMS = (
+    Param("fail_severity", "SELECT", "Fail the step at", default="FAIL", choices=(("WARN", "WARN"), ("FAIL", "FAIL")),
+          description="The step fails the scenario when a check at or above this severity is found, "
+                      "so the scenario's reporters send the alert."),
+    Param("backup_dir", "STRING", "Backup folder", default="",
+          description="Where backups of DIP_HOME land (a local or mounted folder). Empty: backups are not checked."),
+    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1,
+          description="The newest backup must be younger than this."),
+    Param("admin_project_key", "STRING", "Administration project key", default="ADMIN",
+          description="The project that schedules the maintenance scenarios."),
+    Param("apply_fixes", "BOOLEAN", "Apply safe fixes", default=False,
+          description="Apply the fixes that are safe on a live node (activity limits; the timelines cache "
+                      "line in dip.properties, effective after a restart) and list every change."),
+)
+
+DOC = "https://doc.dataiku.com/dss/latest/"
+LINKS = {
+    "memory": DOC + "operations/memory.html",
+    "cgroups": DOC + "operations/cgroups.html",
+    "limits": DOC + "flow/limits.html",
+    "disk": DOC + "operations/disk-usage.html",
+    "backups": DOC + "operations/backups.html",
+    "monitoring": DOC + "operations/monitoring.html",
+    "macros": DOC + "operations/macros.html",
+    "datadir": DOC + "operations/datadir.html",
+    "sanity": DOC + "troubleshooting/errors/index.html",
+    "timelines": DOC + "operations/datadir.html",
+}
+GIB = 1024 ** 3
+GB = 1000 ** 3
+DAY_MS = 24 * 3600 * 1000
+MAX_JOB_LOGS = 1000
+MAX_LOG_AGE_DAYS = 60
+TIMELINES_PROJECTS = 100
+TIMELINES_LINE = "dku.internalDatabases.timeline=CACHE_SIZE=1024"
+#: Scenario steps that do the maintenance, by purpose: node-ops steps, and node-ops
+#: macros run through a "run macro" step.
+MAINTENANCE = {
+    "purge": ("purge-job-logs", "purge-scenario-logs"),
+    "cull": ("cull-kernels",),
+    "metrics": ("collect-metrics",),
+}
+CGROUP_PLACEMENTS = (("jupyterKernels", "Jupyter kernels"), ("pythonRRecipes", "Python/R recipes"),
+                     ("mlKernels", "ML kernels"))
+
+
+@dataclass
+class Facts:
+    dip_home: object
+    now_ms: int
+    heaps: dict
+    users: Optional[int]
+    ram: int
+    settings: Optional[dict]
+    settings_source: str
+    dip_properties: List[str]
+    project_keys: List[str]
+    fs: object
+    job_backlog: Dict[str, tuple] = field(default_factory=dict)  # project -> (count, oldest ms)
+    run_backlog: Dict[str, tuple] = field(default_factory=dict)
+    sessions: Optional[list] = None
+    sessions_error: str = ""
+    admin_project: Optional[dict] = None  # {"permissions", "scenarios": [settings]} or None when missing
+    admin_error: str = ""
+    admin_groups: set = field(default_factory=set)
+    admin_logins: set = field(default_factory=set)
+    sanity: Optional[list] = None
+    sanity_note: str = ""
+    install_ini_text: str = ""
+
+
+# ---- facts -----------------------------------------------------------------------------
+def _read_lines(path):
+    try:
+        with open(str(path), encoding="utf-8") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+def _backlog(family, root):
+    """{project: (entries, oldest epoch ms)} from folder names (IDs carry their time)."""
+    out = {}
+    errors = []
+    for key, _, folder, entries in retention.groups(family, root, errors):
+        if not entries:
+            continue
+        count, oldest = out.get(key, (0, None))
+        first = min(e.timestamp_ms for e in entries)
+        out[key] = (count + len(entries), first if oldest is None else min(oldest, first))
+    return out
+
+
+def gather(ctx, params) -> Facts:
+    import psutil
+
+    dip_home = ctx.require_dip_home()
+    client = ctx.require_client()
+    now_ms = int(ctx.now().timestamp() * 1000)
+    try:
+        users = dssapi.enabled_user_count(client)
+    except Unavailable:
+        users = None
+    try:
+        settings, source = dssapi.general_settings(client), "the DSS API (Administration > Settings)"
+    except Unavailable as e:
+        settings, source = None, "unavailable: %s" % e
+    facts = Facts(dip_home=dip_home, now_ms=now_ms, heaps=heaps.configured(dip_home), users=users,
+                  ram=psutil.virtual_memory().total, settings=settings, settings_source=source,
+                  dip_properties=_read_lines(dip_home / "config" / "dip.properties"),
+                  project_keys=sorted(dssapi.project_keys(client)), fs=datadir.filesystem(dip_home))
+    facts.install_ini_text = "\n".join(_read_lines(dip_home / "install.ini"))
+    if (dip_home / "jobs").is_dir():
+        facts.job_backlog = _backlog(retention.JOBS, dip_home / "jobs")
+    if (dip_home / "scenarios").is_dir():
+        facts.run_backlog = _backlog(retention.SCENARIOS, dip_home / "scenarios")
+    try:
+        facts.sessions = dssapi.notebook_sessions(client)[1]
+    except Unavailable as e:
+        facts.sessions_error = str(e)
+    try:
+        facts.admin_groups = dssapi.admin_groups(client)
+        facts.admin_logins = dssapi.admin_logins(client, facts.admin_groups)
+        facts.admin_project = dssapi.project_setup(client, params.admin_project_key)
+    except Unavailable as e:
+        facts.admin_error = str(e)
+    try:
+        facts.sanity = dssapi.sanity_check(client)
+        if facts.sanity is None:
+            facts.sanity_note = "this DSS or client does not offer the instance sanity check"
+    except Unavailable as e:
+        facts.sanity_note = str(e)
+    return facts
+
+
+# ---- checks ------------------------------------------------------------------------------
+def _gib(n):
+    return "%gg" % round(n / GIB, 1) if n is not None else "not set"
+
+
+def check_memory(f):
+    out = []
+    backend = f.heaps["backend"]
+    if backend.xmx is None:
+        out.append(Finding("WARN", "Backend heap not set in install.ini", evidence=backend.source,
+                           recommendation="Set backend.xmx in [javaopts] of install.ini (see the tiers below), then "
+                                          "./bin/dssadmin regenerate-config and restart.",
+                           id="memory.backend", link=LINKS["memory"]))
+    elif f.users is None:
+        out.append(Finding("INFO", "Backend heap not compared with the number of users (unknown)",
+                           evidence=backend.source, id="memory.backend", link=LINKS["memory"]))
+    else:
+        want = heaps.recommended_backend(f.users)
+        sev = "PASS" if backend.xmx >= want else "WARN"
+        out.append(Finding(sev, "Backend heap for %d users" % f.users,
+                           evidence="%s; %d enabled users: %s recommended (under 10 users 8g, 10 to 50 12g, over 50 "
+                                    "16g)" % (backend.source, f.users, _gib(want)),
+                           recommendation="" if sev == "PASS" else "Set backend.xmx = %s in [javaopts] of install.ini, "
+                           "run ./bin/dssadmin regenerate-config, restart DSS." % _gib(want),
+                           id="memory.backend", link=LINKS["memory"]))
+    if backend.xmx is not None and backend.xmx > f.ram * 0.8:
+        out.append(Finding("FAIL", "Backend heap larger than 80% of the host's RAM",
+                           evidence="backend.xmx %s; RAM %s" % (_gib(backend.xmx), _gib(f.ram)),
+                           recommendation="Lower backend.xmx: JEKs, FEKs, Python and R processes need memory too.",
+                           id="memory.backend_ram", link=LINKS["memory"]))
+    if backend.xmx is not None and 32 * GIB <= backend.xmx <= 48 * GIB:
+        out.append(Finding("WARN", "Backend heap in the 32-48g zone", evidence=backend.source,
+                           recommendation="Between 32g and 48g the JVM loses compressed pointers: use 31g or "
+                                          "more than 48g.", id="memory.red_zone", link=LINKS["memory"]))
+    for name in ("jek", "fek"):
+        h = f.heaps[name]
+        if h.xmx is not None and h.xmx > 4 * GIB:
+            sev, fix = "WARN", "Every %s gets this heap: keep %s.xmx at 2g unless a job needs more." % (name.upper(), name)
+        elif h.xmx is not None and h.xmx != 2 * GIB:
+            sev, fix = "INFO", "2g is recommended."
+        else:
+            sev, fix = "PASS", ""
+        out.append(Finding(sev, "%s heap" % name.upper(), evidence=h.source, recommendation=fix,
+                           id="memory." + name, link=LINKS["memory"]))
+    return out
+
+
+def _limit_bytes(value):
+    return heaps.parse_size(value) if value not in (None, "", "max", -1, "-1") else None
+
+
+def check_cgroups(f):
+    if f.settings is None:
+        return [Finding("WARN", "cgroups not checked", evidence="general settings %s" % f.settings_source,
+                        id="cgroups.enabled", link=LINKS["cgroups"])]
+    cg = f.settings.get("cgroupSettings") or {}
+    if not cg.get("enabled"):
+        return [Finding("WARN", "cgroups are not enabled",
+                        evidence="cgroupSettings.enabled is false: one notebook or recipe can take all the memory",
+                        recommendation="Administration > Settings > Resources control: enable cgroups, place Jupyter "
+                                       "kernels, Python/R recipes and ML kernels in a memory-limited cgroup.",
+                        id="cgroups.enabled", link=LINKS["cgroups"])]
+    out = [Finding("PASS", "cgroups are enabled", evidence="cgroupSettings.enabled = true (%s)"
+                   % cg.get("cgroupsVersion", "version not set"), id="cgroups.enabled", link=LINKS["cgroups"])]
+    limited = {}
+    for c in cg.get("cgroups") or []:
+        for lim in c.get("limits") or []:
+            if lim.get("key") in ("memory.limit_in_bytes", "memory.max"):
+                b = _limit_bytes(lim.get("value"))
+                if b:
+                    limited[str(c.get("cgroupPathTemplate", "")).rstrip("/")] = b
+    for key, label in CGROUP_PLACEMENTS:
+        targets = [str(t.get("cgroupPathTemplate", "")) for t in (cg.get(key) or {}).get("targets") or []]
+        under = [p for p in limited for t in targets if t == p or t.startswith(p + "/")]
+        if not targets:
+            out.append(Finding("WARN", "%s are not placed in a cgroup" % label, evidence="cgroupSettings.%s has no "
+                               "target" % key, recommendation="Add a target such as memory/DSS/${user} under a "
+                               "memory-limited cgroup.", id="cgroups." + key, link=LINKS["cgroups"]))
+        elif not under:
+            out.append(Finding("WARN", "%s are in a cgroup without a memory limit" % label,
+                               evidence="targets %s; memory limits on %s" % (", ".join(targets),
+                                                                             ", ".join(sorted(limited)) or "none"),
+                               recommendation="Set memory.limit_in_bytes (v1) or memory.max (v2) on a parent "
+                                              "cgroup of these targets.", id="cgroups." + key, link=LINKS["cgroups"]))
+        else:
+            out.append(Finding("PASS", "%s are in a memory-limited cgroup" % label,
+                               evidence="%s under %s" % (", ".join(targets), under[0]), id="cgroups." + key,
+                               link=LINKS["cgroups"]))
+    for path, b in sorted(limited.items()):
+        share = b / float(f.ram) if f.ram else 0
+        if share > 0.8 or share < 0.25:
+            out.append(Finding("WARN", "cgroup memory limit %s is %.0f%% of the host's RAM" % (path, 100 * share),
+                               evidence="limit %s; RAM %s" % (_gib(b), _gib(f.ram)),
+                               recommendation="The guidance: 32 GB RAM -> 10g, 64 -> 38g, 96 -> 60g, 128 and more "
+                                              "-> 75%; leave room for the backend and the JEKs.",
+                               id="cgroups.limit", link=LINKS["cgroups"]))
+    return out
+
+
+def timelines_line(lines):
+    for line in lines:
+        if re.match(r"\s*dku\.internalDatabases\.timeline\s*=.*CACHE_SIZE\s*=", line):
+            return line.strip()
+    return None
+
+
+def check_timelines(f):
+    line = timelines_line(f.dip_properties)
+    n = len(f.project_keys)
+    if n < TIMELINES_PROJECTS:
+        return [Finding("PASS", "Timelines cache", evidence="%d projects (the cache matters from %d)"
+                        % (n, TIMELINES_PROJECTS), id="timelines.cache", link=LINKS["timelines"])]
+    if line:
+        return [Finding("PASS", "Timelines cache set", evidence="%d projects; dip.properties: %s" % (n, line),
+                        id="timelines.cache", link=LINKS["timelines"])]
+    return [Finding("WARN", "Timelines cache not set for %d projects" % n,
+                    evidence="config/dip.properties has no dku.internalDatabases.timeline=CACHE_SIZE=... line",
+                    recommendation="Add %s to config/dip.properties and restart DSS (apply_fixes writes it)."
+                                   % TIMELINES_LINE, id="timelines.cache", link=LINKS["timelines"])]
+
+
+def recommended_activities(users):
+    return max(5, min(50, users if users else 5))
+
+
+def check_parallelism(f):
+    if f.settings is None:
+        return [Finding("WARN", "Activity limits not checked", evidence="general settings %s" % f.settings_source,
+                        id="limits.activities", link=LINKS["limits"])]
+    out = []
+    per_job = f.settings.get("maxRunningActivitiesPerJob", 5)
+    total = f.settings.get("maxRunningActivities", 5)
+    for key, value, low, high, fix in (
+            ("maxRunningActivitiesPerJob", per_job, 5, 10, 5),
+            ("maxRunningActivities", total, 5, 50, recommended_activities(f.users))):
+        if not isinstance(value, int) or value <= 0 or value >= 500:
+            sev = "FAIL"
+        elif value < low or value > high:
+            sev = "WARN"
+        else:
+            sev = "PASS"
+        out.append(Finding(sev, "%s = %s" % (key, value),
+                           evidence="recommended %d to %d%s; 0 (no limit) or 500 and more fail"
+                                    % (low, high, " (%s users: %d)" % (f.users, fix) if key == "maxRunningActivities"
+                                       and f.users else ""),
+                           recommendation="" if sev == "PASS" else "Set %s to %d (Administration > Settings > Flow "
+                           "build; apply_fixes sets it)." % (key, fix),
+                           id="limits." + key, link=LINKS["limits"]))
+    return out
+
+
+def check_disk(f):
+    fs = f.fs
+    out = [Finding("PASS" if fs.size_bytes >= 500 * GB else "WARN", "Data-directory filesystem size",
+                   evidence="%.0f GB (at least 500 GB recommended)" % (fs.size_bytes / GB),
+                   recommendation="" if fs.size_bytes >= 500 * GB else "Move DIP_HOME to a filesystem of 500 GB or more.",
+                   id="disk.size", link=LINKS["disk"])]
+    free = 100.0 - fs.used_percent
+    sev = "FAIL" if free < 10 else ("WARN" if free < 20 else "PASS")
+    out.append(Finding(sev, "Free space: %.1f%%" % free, evidence="%.1f GiB free of %.1f GiB usable"
+                       % (fs.free_bytes / GIB, (fs.used_bytes + fs.free_bytes) / GIB),
+                       recommendation="" if sev == "PASS" else "Purge logs and exports (node-ops purges), see the "
+                       "capacity report for the largest folders.", id="disk.free", link=LINKS["disk"]))
+    used = fs.inodes_used_percent
+    sev = "FAIL" if used > 90 else ("WARN" if used > 80 else "PASS")
+    out.append(Finding(sev, "Inodes used: %.1f%%" % used, evidence="%d free of %d" % (fs.inodes_free, fs.inodes_total),
+                       recommendation="" if sev == "PASS" else "Job and scenario logs are many small files: purge them.",
+                       id="disk.inodes", link=LINKS["disk"]))
+    return out
+
+
+def _check_backlog(f, backlog, what, check_id):
+    limit_ms = f.now_ms - MAX_LOG_AGE_DAYS * DAY_MS
+    heavy = sorted((k, n, old) for k, (n, old) in backlog.items() if n > MAX_JOB_LOGS or old < limit_ms)
+    if not heavy:
+        return [Finding("PASS", "%s backlog" % what.capitalize(), evidence="no project over %d %s or with %s older "
+                        "than %d days" % (MAX_JOB_LOGS, what, what, MAX_LOG_AGE_DAYS), id=check_id, link=LINKS["disk"])]
+    shown = ", ".join("%s (%d, oldest %d days)" % (k, n, (f.now_ms - old) // DAY_MS) for k, n, old in heavy[:10])
+    return [Finding("WARN", "%d project(s) keep too many or too old %s" % (len(heavy), what),
+                    evidence=shown + (" and %d more" % (len(heavy) - 10) if len(heavy) > 10 else ""),
+                    recommendation="Schedule the node-ops purge steps in the administration project "
+                                   "(retention 60 days or less).", id=check_id, link=LINKS["disk"])]
+
+
+def check_logs(f):
+    return _check_backlog(f, f.job_backlog, "job logs", "logs.jobs") + \
+        _check_backlog(f, f.run_backlog, "scenario run logs", "logs.scenarios")
+
+
+def check_kernels(f):
+    if f.sessions is None:
+        return [Finding("WARN", "Notebook kernels not checked", evidence=f.sessions_error, id="kernels.idle")]
+    idle = [s for s in f.sessions if str(s.get("kernelExecutionState")).lower() != "busy"
+            and s.get("kernelLastActivityTime") and f.now_ms - int(s["kernelLastActivityTime"]) > DAY_MS]
+    out = [Finding("INFO", "%d notebook kernel(s) alive" % len(f.sessions), id="kernels.alive")]
+    out.append(Finding("WARN" if idle else "PASS", "%d kernel(s) idle for more than 24 h" % len(idle),
+                       evidence=", ".join(sorted("%s.%s (%s)" % (s.get("projectKey"), s.get("notebookName"),
+                                                                 s.get("sessionCreator")) for s in idle)[:10]),
+                       recommendation="" if not idle else "Schedule the node-ops cull-kernels step hourly.",
+                       id="kernels.idle", link=LINKS["macros"]))
+    return out
+
+
+def check_backups(f, params):
+    if not params.backup_dir:
+        return [Finding("INFO", "Backups not checked", evidence="no backup_dir given", id="backups.age",
+                        link=LINKS["backups"])]
+    d = params.backup_dir
+    try:
+        entries = [e for e in os.scandir(d) if not e.name.startswith(".")]
+    except OSError as e:
+        return [Finding("FAIL", "Backup folder unreadable", evidence="%s: %s" % (d, e.strerror or e),
+                        recommendation="Check that backups land in this folder.", id="backups.age",
+                        link=LINKS["backups"])]
+    if not entries:
+        return [Finding("FAIL", "No backup found", evidence="%s is empty" % d, recommendation="Schedule backups "
+                        "of DIP_HOME.", id="backups.age", link=LINKS["backups"])]
+    newest = max(e.stat(follow_symlinks=False).st_mtime for e in entries)
+    age_h = (f.now_ms / 1000.0 - newest) / 3600.0
+    out = [Finding("PASS" if age_h <= params.backup_max_age_hours else "FAIL", "Newest backup is %.1f h old" % age_h,
+                   evidence="%d backup(s) in %s; newest %s" % (len(entries), d,
+                                                               _dt.datetime.fromtimestamp(newest).isoformat(" ", "seconds")),
+                   recommendation="" if age_h <= params.backup_max_age_hours else "The newest backup is older than "
+                   "%d h: check the backup job." % params.backup_max_age_hours, id="backups.age", link=LINKS["backups"])]
+    out.append(Finding("PASS" if len(entries) > 1 else "WARN", "%d point-in-time copies" % len(entries),
+                       recommendation="" if len(entries) > 1 else "Keep more than one copy: one bad backup must not "
+                       "be the only one.", id="backups.copies", link=LINKS["backups"]))
+    return out
+
+
+def _steps(scenario):
+    """Step ids of the node-ops steps and macros a scenario runs."""
+    ids = set()
+    for step in (scenario.get("params") or {}).get("steps") or []:
+        if step.get("enabled") is False:
+            continue
+        t = str(step.get("type", ""))
+        if t.startswith("pystep_node-ops_"):
+            ids.add(t[len("pystep_node-ops_"):])
+        runnable = str((step.get("params") or {}).get("runnableType", ""))
+        if runnable.startswith("pyrunnable_node-ops_"):
+            ids.add(runnable[len("pyrunnable_node-ops_"):])
+    return ids
+
+
+def _scheduled(scenario):
+    return bool(scenario.get("active")) and any(t.get("active", True) and t.get("type") == "temporal"
+                                                 for t in scenario.get("triggers") or [])
+
+
+def maintenance_scheduled(project, purpose):
+    """Names of active, scheduled scenarios running a step for ``purpose``."""
+    return sorted(s.get("id", "?") for s in (project or {}).get("scenarios", [])
+                  if _scheduled(s) and _steps(s) & set(MAINTENANCE[purpose]))
+
+
+def check_admin_project(f, params):
+    key = params.admin_project_key
+    if f.admin_error:
+        return [Finding("WARN", "Administration project not checked", evidence=f.admin_error, id="admin.exists")]
+    if f.admin_project is None:
+        return [Finding("WARN", "No administration project %s" % key,
+                        evidence="project %s does not exist" % key,
+                        recommendation="Run the node-ops setup-admin-project macro, or create an administrators-only "
+                                       "project that schedules the maintenance.", id="admin.exists",
+                        link=LINKS["macros"])]
+    p = f.admin_project
+    out = [Finding("PASS", "Administration project %s exists" % key, id="admin.exists")]
+    others = sorted(perm.get("group") or perm.get("user") or "?" for perm in p.get("permissions") or []
+                    if perm.get("group") not in f.admin_groups and any(v is True for v in perm.values()))
+    if p.get("owner") and p["owner"] not in f.admin_logins:
+        others.append("owner %s" % p["owner"])
+    out.append(Finding("FAIL" if others else "PASS", "Access to %s" % key,
+                       evidence=("not administrators, with access: %s" % ", ".join(others)) if others
+                       else "only administrators have access (owner %s)" % p.get("owner"),
+                       recommendation="" if not others else "Remove them from the project's permissions; make an "
+                       "administrator the owner.", id="admin.permissions"))
+    for purpose, label in (("purge", "purges logs"), ("cull", "culls notebook kernels")):
+        found = maintenance_scheduled(p, purpose)
+        out.append(Finding("PASS" if found else "WARN", "A scheduled scenario %s" % label,
+                           evidence=("active and scheduled: %s" % ", ".join(found)) if found else
+                           "no active scenario with a temporal trigger runs %s" % " or ".join(MAINTENANCE[purpose]),
+                           recommendation="" if found else "Schedule the node-ops step in %s." % key,
+                           id="admin." + purpose, link=LINKS["macros"]))
+    return out
+
+
+def check_monitoring(f):
+    found = maintenance_scheduled(f.admin_project, "metrics")
+    graphite = re.search(r"graphite|carbon", f.install_ini_text, re.IGNORECASE)
+    if found or graphite:
+        evidence = ("scheduled: %s" % ", ".join(found)) if found else "install.ini mentions %s" % graphite.group(0)
+        return [Finding("PASS", "Monitoring", evidence=evidence, id="monitoring", link=LINKS["monitoring"])]
+    return [Finding("WARN", "No monitoring", evidence="no scheduled collect-metrics step in the administration "
+                    "project, and no Graphite integration in install.ini",
+                    recommendation="Schedule the node-ops collect-metrics step, or run ./bin/dssadmin "
+                                   "install-monitoring-integration -graphiteServer HOST:PORT.",
+                    id="monitoring", link=LINKS["monitoring"])]
+
+
+_SANITY = {"ERROR": "FAIL", "FATAL": "FAIL", "WARNING": "WARN", "WARN": "WARN", "INFO": "INFO", "SUCCESS": "PASS"}
+
+
+def check_sanity(f):
+    if f.sanity is None:
+        return [Finding("INFO", "DSS instance sanity check not run", evidence=f.sanity_note, id="dss.sanity",
+                        link=LINKS["sanity"])]
+    if not f.sanity:
+        return [Finding("PASS", "DSS instance sanity check: no message", id="dss.sanity", link=LINKS["sanity"])]
+    return [Finding(_SANITY.get(str(m.get("severity", "")).upper(), "INFO"), "DSS: %s" % (m.get("title") or m.get("code")),
+                    evidence=m.get("details") or m.get("message") or "", id="dss." + str(m.get("code", "sanity")),
+                    link=LINKS["sanity"]) for m in f.sanity]
+
+
+# ---- the operation ---------------------------------------------------------------------
+def _check_params(params):
+    problems = []
+    if not re.match(r"^[A-Za-z0-9_]+$", params.admin_project_key or ""):
+        problems.append("'admin_project_key' must be a project key (letters, digits, _), not %r"
+                        % params.admin_project_key)
+    if params.backup_dir and not os.path.isabs(params.backup_dir):
+        problems.append("'backup_dir' must be an absolute path, not %r" % params.backup_dir)
+    if problems:
+        raise ParameterError(OPERATION_ID, problems)
+
+
+def run(ctx, params, progress=None) -> Report:
+    ctx.require_admin()
+    _check_params(params)
+    started = time.process_time()
+    facts = gather(ctx, params)
+    report = Report(operation=OPERATION_ID, title=TITLE, generated_at_ms=facts.now_ms, params=dict(params))
+    changes = []
+    if params.apply_fixes:
+        changes = fixes.apply(ctx.require_client(), facts, report)
+        if changes:  # audit what is now in place
+            facts = gather(ctx, params)
+    checks = (check_memory(facts) + check_cgroups(facts) + check_timelines(facts) + check_parallelism(facts)
+              + check_disk(facts) + check_logs(facts) + check_kernels(facts) + check_backups(facts, params)
+              + check_admin_project(facts, params) + check_monitoring(facts) + check_sanity(facts))
+    checks.sort(key=lambda c: (-ORDER.index(c.severity), c.id))
+    report.findings = checks
+    for sev in reversed(ORDER):
+        report.summary.append(Figure(sev.lower(), sev, sum(1 for c in checks if c.severity == sev), "count"))
+    report.summary.append(Figure("changes", "Fixes applied", len(changes), "count"))
+    if params.apply_fixes:
+        t = Table("changes", "Fixes applied", [Column("setting", "Setting"), Column("before", "Before"),
+                                               Column("after", "After"), Column("note", "Note")])
+        for c in changes:
+            t.add(**c)
+        report.tables.append(t)
+        if not changes:
+            report.notes.append("apply_fixes: nothing to change.")
+    threshold = ORDER.index(params.fail_severity)
+    failing = [c for c in checks if ORDER.index(c.severity) >= threshold]
+    if failing:
+        report.failure = "%s: %d check(s) at %s or above: %s" % (TITLE, len(failing), params.fail_severity,
+                                                                 "; ".join("%s %s" % (c.severity, c.title)
+                                                                           for c in failing[:10]))
+    report.notes.append("Audit time: %.2f s of CPU." % (time.process_time() - started))
+    return report

@@ -1,0 +1,305 @@
+"""config-audit end to end: every check with a passing and a failing case on generated
+DATA_DIRs and simulator states (the real client over HTTP), the fixes (atomic,
+idempotent), the step's failure threshold, refusals."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from dssbench.datadir import small_spec
+from dssbench.harness import DSSRefused, Harness
+
+ROOT = Path(__file__).resolve().parents[2]
+GIB = 1024 ** 3
+RAM_GIB = psutil.virtual_memory().total / GIB
+
+
+def audit(sim, *args, expect_failure=None):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-m", "nodeops", "config-audit", "--format", "json",
+                          "--dip-home", str(sim.state.dip_home), "--url", sim.url, "--api-key", sim.api_key("admin")]
+                         + list(args), capture_output=True, text=True, env=env)
+    assert out.returncode in (0, 1), out.stderr
+    if expect_failure is not None:
+        assert (out.returncode == 1) == expect_failure, out.stdout[-3000:]
+    return json.loads(out.stdout)
+
+
+def checks(report, prefix=""):
+    """{check id: severity} (several findings of one id: the worst)."""
+    order = ["PASS", "INFO", "WARN", "FAIL"]
+    out = {}
+    for f in report["findings"]:
+        if f["id"].startswith(prefix):
+            out[f["id"]] = max(out.get(f["id"], "PASS"), f["severity"], key=order.index)
+    return out
+
+
+@pytest.fixture
+def instance(new_instance, start_sim):
+    def make(**changes):
+        spec = small_spec()
+        sanity = changes.pop("sanity_messages", None)
+        spec.update(changes)
+        dip_home, model = new_instance(spec)
+        if sanity is not None:
+            model["sanity_messages"] = sanity
+        return start_sim(dip_home, model, start_kernels="notebooks" not in changes)
+    return make
+
+
+@pytest.fixture
+def default(instance):
+    return instance()
+
+
+def admin_project(sim, key="ADMIN", groups=(), scenarios=(), owner="admin"):
+    """Create an administration project through the API: permissions for ``groups``,
+    scenarios given as (id, step types, active, scheduled)."""
+    from dataikuapi import DSSClient
+
+    client = DSSClient(sim.url, sim.api_key("admin"))
+    project = client.create_project(key, "Administration tasks", owner)
+    settings = project.get_settings()
+    settings.get_raw()["permissions"] = [{"group": g, "admin": False, "readProjectContent": True} for g in groups]
+    settings.save()
+    for sid, steps, active, scheduled in scenarios:
+        scenario = project.create_scenario(sid, "step_based")
+        s = scenario.get_settings()
+        raw = s.get_raw()
+        raw["active"] = active
+        raw["triggers"] = [{"id": "t1", "type": "temporal", "active": True,
+                            "params": {"frequency": "Daily", "hour": 2, "minute": 0}}] if scheduled else []
+        raw.setdefault("params", {})["steps"] = [
+            {"id": "s%d" % i, "type": "runnable", "enabled": True,
+             "params": {"runnableType": t[len("runnable:"):], "config": {}, "adminConfig": {}}}
+            if t.startswith("runnable:") else {"id": "s%d" % i, "type": t, "enabled": True, "params": {}}
+            for i, t in enumerate(steps)]
+        s.save()
+    return project
+
+
+# ---- memory ----------------------------------------------------------------------------
+def test_memory_passes_with_the_recommended_heaps(default):
+    assert checks(audit(default), "memory.") == {"memory.backend": "PASS", "memory.jek": "PASS", "memory.fek": "PASS"}
+
+
+def test_memory_flags_small_backend_red_zone_big_kernels_and_heap_over_ram(instance):
+    sim = instance(java={"backend.xmx": "4g", "jek.xmx": "3g", "fek.xmx": "6g"})
+    assert checks(audit(sim), "memory.") == {"memory.backend": "WARN", "memory.jek": "INFO", "memory.fek": "WARN"}
+    red = instance(java={"backend.xmx": "40g"})
+    c = checks(audit(red), "memory.")
+    assert c["memory.red_zone"] == "WARN"
+    assert c.get("memory.backend_ram") == ("FAIL" if 40 > 0.8 * RAM_GIB else None)
+    huge = instance(java={"backend.xmx": "%dg" % int(RAM_GIB * 0.9 + 1)})
+    assert checks(audit(huge), "memory.")["memory.backend_ram"] == "FAIL"
+
+
+# ---- cgroups ---------------------------------------------------------------------------
+def cgroup_settings(limit_share, ml=False):
+    limit = "%dg" % max(1, int(RAM_GIB * limit_share))
+    target = {"targets": [{"cgroupPathTemplate": "memory/DSS/${user}"}]}
+    return {"cgroupSettings": {"enabled": True, "cgroupsVersion": "CGROUPS_V2", "jupyterKernels": target,
+                               "pythonRRecipes": target, "mlKernels": target if ml else {"targets": []},
+                               "cgroups": [{"cgroupPathTemplate": "memory/DSS",
+                                            "limits": [{"key": "memory.max", "value": limit}]}]}}
+
+
+def test_cgroups_disabled_is_a_warning(default):
+    assert checks(audit(default), "cgroups.") == {"cgroups.enabled": "WARN"}
+
+
+def test_cgroups_enabled_with_placements_and_a_sane_limit_pass(instance):
+    sim = instance(general_settings=cgroup_settings(0.5, ml=True))
+    assert set(checks(audit(sim), "cgroups.").values()) == {"PASS"}
+
+
+def test_cgroups_missing_placement_and_insane_limit_are_flagged(instance):
+    sim = instance(general_settings=cgroup_settings(0.95, ml=False))
+    c = checks(audit(sim), "cgroups.")
+    assert c["cgroups.mlKernels"] == "WARN" and c["cgroups.jupyterKernels"] == "PASS"
+    assert c["cgroups.limit"] == "WARN"
+
+
+# ---- timelines, parallelism and their fixes --------------------------------------------
+def many_projects(n):
+    return [{"key": "P%03d" % i, "owner": "alice", "managed_datasets": 0, "jobs": {"count": 0}} for i in range(n)]
+
+
+def test_timelines_cache_needed_from_100_projects_and_the_fix_is_idempotent(instance):
+    small = instance(dip_properties={})
+    assert checks(audit(small), "timelines.") == {"timelines.cache": "PASS"}  # 4 projects
+    sim = instance(projects=many_projects(100), dip_properties={"logging.level": "INFO"})
+    props = sim.state.dip_home / "config" / "dip.properties"
+    original = props.read_text()
+    assert checks(audit(sim), "timelines.") == {"timelines.cache": "WARN"}
+    fixed = audit(sim, "--apply-fixes", "true")
+    assert checks(fixed, "timelines.") == {"timelines.cache": "PASS"}
+    assert [c["setting"] for c in next(t for t in fixed["tables"] if t["key"] == "changes")["rows"]] == \
+        ["config/dip.properties"]
+    text = props.read_text()
+    assert text.startswith(original) and "dku.internalDatabases.timeline=CACHE_SIZE=1024" in text
+    backups = list(props.parent.glob("dip.properties.node-ops-backup-*"))
+    assert len(backups) == 1 and backups[0].read_text() == original
+    again = audit(sim, "--apply-fixes", "true")
+    assert next(t for t in again["tables"] if t["key"] == "changes")["rows"] == []
+    assert props.read_text() == text and len(list(props.parent.glob("dip.properties.node-ops-backup-*"))) == 1
+
+
+def test_activity_limits_pass_warn_fail_and_fix(instance, default):
+    assert set(checks(audit(default), "limits.").values()) == {"PASS"}
+    sim = instance(general_settings={"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 20})
+    assert checks(audit(sim), "limits.") == {"limits.maxRunningActivities": "FAIL",
+                                             "limits.maxRunningActivitiesPerJob": "WARN"}
+    fixed = audit(sim, "--apply-fixes", "true")
+    assert set(checks(fixed, "limits.").values()) == {"PASS"}
+    from dataikuapi import DSSClient
+
+    users = [u for u in DSSClient(sim.url, sim.api_key("admin")).list_users() if u.get("enabled", True)]
+    settings = json.loads((sim.state.dip_home / "config" / "general-settings.json").read_text())
+    # the total scales with the users, within 5..50
+    assert settings["maxRunningActivities"] == max(5, min(50, len(users)))
+    assert settings["maxRunningActivitiesPerJob"] == 5
+    assert settings["limits"]  # the rest of the settings is kept
+    assert next(t for t in audit(sim, "--apply-fixes", "true")["tables"] if t["key"] == "changes")["rows"] == []
+
+
+# ---- disk, logs, kernels ----------------------------------------------------------------
+def test_disk_checks_report_the_real_filesystem(default):
+    st = os.statvfs(str(default.state.dip_home))
+    c = checks(audit(default), "disk.")
+    assert c["disk.size"] == ("PASS" if st.f_blocks * st.f_frsize >= 500e9 else "WARN")
+    assert c["disk.free"] in ("PASS", "WARN", "FAIL") and c["disk.inodes"] in ("PASS", "WARN", "FAIL")
+
+
+def test_log_backlog_old_or_many(instance):
+    young = [{"key": "YOUNG", "owner": "alice", "jobs": {"count": 40, "max_age_days": 20},
+              "scenarios": [{"id": "S", "runs": 10, "every_hours": 24}]}]
+    assert checks(audit(instance(projects=young, orphan_projects=[])), "logs.") == {"logs.jobs": "PASS",
+                                                                                  "logs.scenarios": "PASS"}
+    many = [{"key": "BUSY", "owner": "alice", "jobs": {"count": 1001, "max_age_days": 20},
+             "scenarios": [{"id": "S", "runs": 100, "every_hours": 24}]}]  # runs span 100 days
+    report = audit(instance(projects=many, orphan_projects=[]))
+    assert checks(report, "logs.") == {"logs.jobs": "WARN", "logs.scenarios": "WARN"}
+    assert any("BUSY (1001" in f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs")
+
+
+def test_kernels_idle_for_a_day(default, instance):
+    report = audit(default)  # small_spec: kernels idle for 50 h and 400 h
+    assert checks(report, "kernels.") == {"kernels.alive": "INFO", "kernels.idle": "WARN"}
+    projects = small_spec()["projects"]
+    for p in projects:
+        p.pop("notebooks", None)
+    quiet = instance(projects=projects)
+    assert checks(audit(quiet), "kernels.")["kernels.idle"] == "PASS"
+
+
+# ---- backups ------------------------------------------------------------------------------
+def test_backups(default, tmp_path):
+    assert checks(audit(default), "backups.") == {"backups.age": "INFO"}
+    d = tmp_path / "backups"
+    d.mkdir()
+    assert checks(audit(default, "--backup-dir", str(d)), "backups.") == {"backups.age": "FAIL"}
+    old = d / "dss-backup-1.tar.gz"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 30 * 3600,) * 2)
+    assert checks(audit(default, "--backup-dir", str(d)), "backups.") == {"backups.age": "FAIL",
+                                                                          "backups.copies": "WARN"}
+    (d / "dss-backup-2.tar.gz").write_bytes(b"y")
+    assert checks(audit(default, "--backup-dir", str(d)), "backups.") == {"backups.age": "PASS",
+                                                                          "backups.copies": "PASS"}
+    assert checks(audit(default, "--backup-dir", str(tmp_path / "missing")), "backups.") == {"backups.age": "FAIL"}
+
+
+# ---- administration project and monitoring ---------------------------------------------------
+def test_admin_project_missing(default):
+    c = checks(audit(default), "admin.")
+    assert c == {"admin.exists": "WARN"}
+
+
+def test_admin_project_complete_passes(default):
+    admin_project(default, groups=["administrators"], scenarios=[
+        ("NIGHTLY", ["pystep_node-ops_purge-job-logs", "pystep_node-ops_purge-scenario-logs"], True, True),
+        ("CULL", ["runnable:pyrunnable_node-ops_cull-kernels"], True, True),  # the macro in a "run macro" step
+        ("METRICS", ["pystep_node-ops_collect-metrics"], True, True)])
+    report = audit(default)
+    assert set(checks(report, "admin.").values()) == {"PASS"}
+    assert checks(report, "monitoring") == {"monitoring": "PASS"}
+
+
+def test_admin_project_open_to_users_or_without_schedules_is_flagged(default):
+    admin_project(default, groups=["administrators", "data_team"], scenarios=[
+        ("NIGHTLY", ["pystep_node-ops_purge-job-logs"], False, True),  # inactive
+        ("CULL", ["pystep_node-ops_cull-kernels"], True, False)])  # no trigger
+    report = audit(default)
+    assert checks(report, "admin.") == {"admin.exists": "PASS", "admin.permissions": "FAIL",
+                                        "admin.purge": "WARN", "admin.cull": "WARN"}
+    assert checks(report, "monitoring") == {"monitoring": "WARN"}
+
+
+def test_admin_project_owned_by_a_user_is_flagged(default):
+    admin_project(default, groups=["administrators"], owner="alice")
+    report = audit(default)
+    assert checks(report, "admin.")["admin.permissions"] == "FAIL"
+    assert any("owner alice" in f["evidence"] for f in report["findings"] if f["id"] == "admin.permissions")
+
+
+def test_admin_project_key_parameter_and_graphite_in_install_ini(default):
+    admin_project(default, key="OPS", groups=["administrators"])
+    assert checks(audit(default, "--admin-project-key", "OPS"), "admin.")["admin.exists"] == "PASS"
+    ini = default.state.dip_home / "install.ini"
+    ini.write_text(ini.read_text() + "\n[collectd]\ngraphite_server = graphite.example.com:2003\n")
+    assert checks(audit(default), "monitoring") == {"monitoring": "PASS"}
+
+
+# ---- DSS sanity check ---------------------------------------------------------------------
+def test_sanity_check_messages_are_merged(instance):
+    sim = instance(sanity_messages=[{"severity": "WARNING", "code": "WARN_MISC_LARGE_INTERNAL_DB",
+                                     "title": "Large internal database", "details": "databases/ holds 7 GB"}])
+    report = audit(sim)
+    assert checks(report, "dss.") == {"dss.WARN_MISC_LARGE_INTERNAL_DB": "WARN"}
+    assert checks(audit(instance(sanity_messages=[])), "dss.") == {"dss.sanity": "PASS"}
+    old = instance(dss_version="11.0.0")  # no sanity-check endpoint before 11.4
+    assert checks(audit(old), "dss.") == {"dss.sanity": "INFO"}
+
+
+# ---- the step, the macro, refusals -------------------------------------------------------------
+def test_step_fails_at_the_chosen_severity_and_saves_a_static_insight(default):
+    h = Harness(default)
+    at_fail = h.run_step("config-audit", {"fail_severity": "FAIL"}, project_key="ADMINPROJECT")
+    # small_spec: no FAIL (see the tests above), several WARN
+    assert at_fail.ok, at_fail.stdout
+    assert at_fail.variables["nodeops_config_audit_warn"] > 0
+    assert [i["id"] for i in at_fail.insights] == ["node-ops-config-audit"]
+    at_warn = h.run_step("config-audit", {"fail_severity": "WARN"}, project_key="ADMINPROJECT")
+    assert not at_warn.ok and "check(s) at WARN or above" in at_warn.error_message
+
+
+def test_macro_report_lists_every_check_with_links(default):
+    out = Harness(default).run_macro("config-audit", {})
+    assert out.ok, out.traceback
+    found = checks(audit(default))
+    for check_id in ("memory.backend", "cgroups.enabled", "timelines.cache", "limits.maxRunningActivities",
+                     "disk.size", "logs.jobs", "kernels.idle", "backups.age", "admin.exists", "monitoring",
+                     "dss.sanity"):
+        assert check_id in found
+    assert "doc.dataiku.com/dss/latest/operations/memory.html" in out.result
+
+
+def test_refusals(default):
+    h = Harness(default)
+    with pytest.raises(DSSRefused):
+        h.run_macro("config-audit", {}, user="alice")
+    out = h.run_macro("config-audit", {}, user="alice", enforce_dss_permissions=False)
+    assert not out.ok and "permission denied" in out.error
+    for config, message in (({"admin_project_key": "../x"}, "'admin_project_key' must be a project key"),
+                            ({"backup_dir": "relative/dir"}, "'backup_dir' must be an absolute path"),
+                            ({"fail_severity": "LOUD"}, "'fail_severity' must be one of WARN, FAIL")):
+        bad = h.run_macro("config-audit", config)
+        assert not bad.ok and message in bad.error, bad.error
