@@ -52,6 +52,21 @@ def seed_capacity_history(sim, harness):
     print("capacity history: 1 real snapshot and 6 synthetic weekly ones in %s" % store.where)
 
 
+def setup_admin_project(harness):
+    """Run setup-admin-project for real (its report above is the dry run), then print its summary."""
+    import re
+
+    outcome = harness.run_macro("setup-admin-project", {"dry_run": False}, user="admin", project_key=ADMIN_PROJECT)
+    if not outcome.ok:
+        print("  setup-admin-project FAILED: %s" % outcome.error)
+        return 1
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", outcome.result)
+    print("administration project set up (a second run would change nothing):")
+    for target, action, reason in rows:
+        print("  %-28s %-12s %s" % (html.unescape(target), html.unescape(action), html.unescape(reason)))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="demo-out")
@@ -71,7 +86,7 @@ def main(argv=None):
         print("DSS simulator listening on %s" % sim.url)
         harness = Harness(sim, ROOT)
         seed_capacity_history(sim, harness)
-        for macro_id in macro_ids():
+        for macro_id in macro_ids():  # every macro with its defaults (the destructive ones dry-run)
             outcome = harness.run_macro(macro_id, {}, user="admin", project_key=ADMIN_PROJECT)
             if not outcome.ok:
                 failures += 1
@@ -81,6 +96,7 @@ def main(argv=None):
             body = outcome.result if outcome.result_kind == "str" else "<pre>%s</pre>" % html.escape(str(outcome.result))
             target.write_text(PAGE % (macro_id, body), encoding="utf-8")
             print("  %-24s -> %s" % (macro_id, target.relative_to(ROOT) if target.is_relative_to(ROOT) else target))
+        failures += setup_admin_project(harness)
     print("done in %.1f s; open the files above in a browser." % (time.time() - started))
     return 1 if failures else 0
 

@@ -8,7 +8,7 @@ function ``run(ctx, params, progress) -> Report``.
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
-from . import audit, capacity, culling, retention
+from . import adminproject, audit, capacity, culling, retention
 from .params import Param, parse_params
 
 
@@ -41,6 +41,7 @@ OPERATIONS = {
         Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports),
         Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run),
         Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, insight_id=audit.INSIGHT_ID),
+        Operation(adminproject.OPERATION_ID, adminproject.TITLE, adminproject.PARAMS, adminproject.run),
     )
 }
 

@@ -1,6 +1,7 @@
 """Projects, scenarios and their runs, jobs, futures (running scenarios)."""
 
 import datetime as _dt
+import json
 import re
 
 from . import guesses
@@ -432,3 +433,29 @@ def abort_future(call, future_id):
         raise HTTPError(403, "You may not abort this future")
     abort_scenario(call, target["projectKey"], target["objectId"])
     return Raw("")
+
+
+# ---- project variables (config/projects/<KEY>/variables.json) ---------------------------------
+@route("GET", "/projects/<key>/variables/")
+def get_variables(call, key):
+    call.require_project(key)
+    path = call.state.projects_dir() / key / "variables.json"
+    if not path.is_file():
+        return {"standard": {}, "local": {}}
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@route("PUT", "/projects/<key>/variables/")
+def set_variables(call, key):
+    call.require_project(key)
+    body = call.json
+    if not isinstance(body, dict) or not isinstance(body.get("standard", {}), dict) \
+            or not isinstance(body.get("local", {}), dict):
+        raise HTTPError(400, "Variables must be {\"standard\": {...}, \"local\": {...}}")
+    path = call.state.projects_dir() / key / "variables.json"
+    tmp = path.with_name("variables.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"standard": body.get("standard", {}), "local": body.get("local", {})}, f, indent=2)
+    tmp.replace(path)
+    return Raw("", "application/json")
