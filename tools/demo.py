@@ -97,6 +97,9 @@ def main(argv=None):
             target.write_text(PAGE % (macro_id, body), encoding="utf-8")
             print("  %-24s -> %s" % (macro_id, target.relative_to(ROOT) if target.is_relative_to(ROOT) else target))
         failures += setup_admin_project(harness)
+        health = harness.run_step("health-check", {}, project_key=ADMIN_PROJECT)
+        print("health-check step: %s" % ("passed" if health.ok else "FAILED (the scenario would alert): "
+                                            + str(health.error_message)))
     print("done in %.1f s; open the files above in a browser." % (time.time() - started))
     return 1 if failures else 0
 

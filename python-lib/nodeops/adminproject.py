@@ -97,8 +97,11 @@ class ScenarioSpec:
 
 def _trigger(frequency, timezone, **params):
     """A time trigger as the dataikuapi 15.2 ``add_*_trigger`` helpers build it."""
-    p = {"frequency": frequency, "startingFrom": "2024-01-01", "repeatFrequency": 1, "timezone": timezone}
-    p.update(params)
+    if frequency == "Minutely":  # add_periodic_trigger
+        p = {"frequency": frequency, "repeatFrequency": params["repeatFrequency"]}
+    else:
+        p = {"frequency": frequency, "startingFrom": "2024-01-01", "repeatFrequency": 1, "timezone": timezone}
+        p.update(params)
     return {"id": "nodeops_schedule", "name": "node-ops schedule", "type": "temporal", "active": True, "delay": 5,
             "params": p}
 
@@ -113,7 +116,7 @@ def desired_scenarios(params) -> List[ScenarioSpec]:
             GUESS_plugin_step("purge-scenario-logs", "Purge scenario run logs", dict(retention), 1),
             GUESS_plugin_step("purge-exports", "Purge user exports",
                               {"retention_days": params.retention_days, "dry_run": False, "fail_on_error": True}, 1)]),
-        ScenarioSpec("KERNEL_CULLING", "Kernel culling", _trigger("Hourly", tz, minute=10), [
+        ScenarioSpec("KERNEL_CULLING", "Kernel culling", _trigger("Hourly", tz, hour=0, minute=10), [
             GUESS_plugin_step("cull-kernels", "Cull forgotten kernels",
                               {"max_idle_hours": params.max_idle_hours, "dry_run": False, "fail_on_error": True}, 0)]),
         ScenarioSpec("CAPACITY_REPORT", "Capacity report", _trigger("Daily", tz, hour=6, minute=0), [
@@ -122,14 +125,18 @@ def desired_scenarios(params) -> List[ScenarioSpec]:
                      _trigger("Weekly", tz, hour=7, minute=0, daysOfWeek=["Monday"]), [
             GUESS_plugin_step("config-audit", "Configuration audit",
                               {"fail_severity": "FAIL", "admin_project_key": params.project_key}, 0)]),
+        ScenarioSpec("MONITORING", "Monitoring", _trigger("Minutely", tz, repeatFrequency=5), [
+            GUESS_plugin_step("collect-metrics", "Collect metrics", {"history": True}, 0),
+            dict(GUESS_plugin_step("health-check", "Health check", {}, 0),
+                 runConditionType="RUN_ALWAYS")]),  # check health even when a sink failed
     ]
 
 
 #: Scenarios of the issue whose steps this plugin version does not ship yet.
-NOT_YET = (("MONITORING", "every 5 minutes: metrics collection and health check"),
-           ("BACKUP", "daily 01:00: backup"))
+NOT_YET = (("BACKUP", "daily 01:00: backup"),)
 
 MACROS = (("capacity-report", "Capacity report"), ("config-audit", "Configuration audit"),
+          ("collect-metrics", "Collect metrics"),
           ("cull-kernels", "Cull Jupyter kernels"), ("purge-job-logs", "Purge job logs"),
           ("purge-scenario-logs", "Purge scenario run logs"), ("purge-exports", "Purge user exports"))
 STATIC_INSIGHTS = (("node-ops-capacity-report", "Capacity report"), ("node-ops-config-audit", "Configuration audit"))
@@ -275,6 +282,8 @@ def plan(setup, params, user) -> List[Action]:
 
 def _describe(trigger):
     p = trigger["params"]
+    if p["frequency"] == "Minutely":
+        return "every %d minutes" % p["repeatFrequency"]
     if p["frequency"] == "Hourly":
         return "hourly at :%02d" % p["minute"]
     days = ("on " + ", ".join(p["daysOfWeek"]) + " ") if p.get("daysOfWeek") else ""

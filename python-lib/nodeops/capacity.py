@@ -228,27 +228,8 @@ def _heap_section(report, ctx, dip_home, host):
 
 
 # ---- history and forecast -----------------------------------------------------------------
-def _store(report, ctx):
-    """Where the history lives, or None (with a note saying why)."""
-    if ctx.history_dir is not None:
-        return history.LocalStore(ctx.history_dir)
-    if ctx.client is None or not ctx.project_key:
-        report.notes.append("No history kept: no DSS project and no local history folder.")
-        return None
-    try:
-        store = history.FolderStore(ctx.client, ctx.project_key, create=ctx.component == "step")
-    except Unavailable as e:
-        report.errors.append("the capacity history could not be read: %s" % e)
-        return None
-    if not store.exists:
-        report.notes.append("No history in project %s: the capacity step creates the managed folder %s there "
-                            "(the macro only adds to an existing one)." % (ctx.project_key, history.FOLDER_NAME))
-        return None
-    return store
-
-
 def _history_section(report, ctx, dip_home, now_ms, fs, scan, folders, projects, forecast_days):
-    store = _store(report, ctx)
+    store = history.open_store(ctx, report, history.FOLDER_NAME, OPERATION_ID)
     if store is None:
         return
     snapshot = history.Snapshot(now_ms, fs_size=fs.size_bytes, fs_used=fs.used_bytes, fs_free=fs.free_bytes,

@@ -31,10 +31,10 @@ def _build_parser():
                        help="an administrator's API key (default: $DKU_API_KEY)")
         p.add_argument("--format", choices=("text", "json", "html"), default="text")
         p.add_argument("--out", help="write the report to this file instead of standard output")
-        if op.id == "capacity-report":
+        if op.id in ("capacity-report", "collect-metrics"):
             p.add_argument("--history-dir", default=os.environ.get("NODEOPS_HISTORY_DIR"),
-                           help="folder of the capacity history (default: $NODEOPS_HISTORY_DIR, else "
-                                "<DIP_HOME>/local/node-ops/capacity-history)")
+                           help="folder of the capacity and metrics history (default: $NODEOPS_HISTORY_DIR, else "
+                                "<DIP_HOME>/local/node-ops/history)")
         for param in op.params:
             flag = "--" + param.name.replace("_", "-")
             help_text = "%s (%s; default %s)" % (param.description or param.label, param.describe_allowed(), param.default)
@@ -54,7 +54,7 @@ def build_context(args) -> Context:
     dip_home = Path(args.dip_home) if args.dip_home else None
     history_dir = getattr(args, "history_dir", None)
     if history_dir is None and dip_home is not None:
-        history_dir = dip_home / "local" / "node-ops" / "capacity-history"
+        history_dir = dip_home / "local" / "node-ops" / "history"
     return Context(dip_home=dip_home, client=client, user=user, is_admin=is_admin,
                    history_dir=Path(history_dir) if history_dir else None)
 

@@ -363,3 +363,70 @@ class AdminSetup:
     def create_insight(self, prototype):
         return _call("creating insight %s in %s" % (prototype.get("name"), self.key), self.project.create_insight,
                      prototype).insight_id
+
+
+# ---- monitoring -----------------------------------------------------------------------------------
+def active_users(client, since_ms):
+    """How many users had a session active since ``since_ms`` (DSS 10+ user activity)."""
+    if not hasattr(client, "list_users_activity"):
+        raise Unavailable("this client has no user activity call")
+    items = _call("reading user activity", client.list_users_activity)
+    count = 0
+    for item in items:
+        data = item.get_raw() if hasattr(item, "get_raw") else item
+        if int(data.get("lastSessionActivity") or 0) >= since_ms:
+            count += 1
+    return count
+
+
+def running_jobs(client, keys):
+    """Raw dicts of the jobs running now: one instance-wide call where DSS offers it,
+    else one ``list_jobs`` per project."""
+    if hasattr(client, "list_running_jobs"):
+        try:
+            items = client.list_running_jobs(all_users=True)
+            return [dict(j) for j in items]
+        except requests.exceptions.RequestException as e:
+            raise Unavailable("the DSS API could not be reached (listing running jobs): %s" % e) from e
+        except DataikuException:
+            pass  # an older DSS: per project
+    out = []
+    for key in keys:
+        jobs = _call("listing the jobs of project %s" % key, client.get_project(key).list_jobs)
+        out += [j for j in jobs if not j.get("stableState", True)]
+    return out
+
+
+def running_scenario_count(client):
+    return len(_call("listing running scenarios", client.list_running_scenarios, all_users=True))
+
+
+def license_expiry_ms(client):
+    """When the licence expires (epoch ms), or None when DSS does not say."""
+    status = _call("reading the licensing status", client.get_licensing_status)
+    base = (status or {}).get("base") or {}
+    value = (base.get("licenseContent") or {}).get("expiresOn") or base.get("expiresOn")
+    return int(value) if value else None
+
+
+def failed_scenario_runs(client, since_ms):
+    """[(project, scenario, run start)] of the scenario runs that failed since ``since_ms``,
+    over the active scenarios of every project."""
+    import datetime as _dt
+
+    since = _dt.datetime.fromtimestamp(since_ms / 1000.0)
+    until = _dt.datetime.now() + _dt.timedelta(days=1)
+    out = []
+    for key in sorted(project_keys(client)):
+        project = client.get_project(key)
+        for item in _call("listing the scenarios of %s" % key, project.list_scenarios):
+            if not item.get("active"):
+                continue
+            runs = _call("reading the runs of %s.%s" % (key, item["id"]),
+                         project.get_scenario(item["id"]).get_runs_by_date, since, until)
+            for run in runs:
+                data = run.run if hasattr(run, "run") else run
+                outcome = (data.get("result") or {}).get("outcome")
+                if outcome == "FAILED" and int(data.get("start") or 0) >= since_ms:
+                    out.append((key, item["id"], data.get("start")))
+    return out

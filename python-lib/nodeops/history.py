@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import dssapi
+from .errors import Unavailable
 
 FOLDER_NAME = "node_ops_capacity_history"
 COLUMNS = ("timestamp", "epoch_ms", "scope", "name", "bytes", "files")
@@ -110,9 +111,9 @@ class LocalStore:
 class FolderStore:
     """History files in a DSS managed folder, through the API."""
 
-    def __init__(self, client, project_key, create):
-        self.folder = dssapi.managed_folder(client, project_key, FOLDER_NAME, create)
-        self.where = "managed folder %s in project %s" % (FOLDER_NAME, project_key)
+    def __init__(self, client, project_key, create, folder_name=FOLDER_NAME):
+        self.folder = dssapi.managed_folder(client, project_key, folder_name, create)
+        self.where = "managed folder %s in project %s" % (folder_name, project_key)
         self.exists = self.folder is not None
 
     def read(self, name) -> str:
@@ -120,6 +121,27 @@ class FolderStore:
 
     def write(self, name, text):
         dssapi.write_folder_file(self.folder, "/" + name, text.encode("utf-8"))
+
+
+def open_store(ctx, report, folder_name, step_id):
+    """Where a history lives, or None with a note (or an error) in ``report`` saying why:
+    a local folder on the command line; in DSS, the managed folder ``folder_name`` of
+    the current project, which only the step (``step_id``) creates."""
+    if ctx.history_dir is not None:
+        return LocalStore(ctx.history_dir)
+    if ctx.client is None or not ctx.project_key:
+        report.notes.append("No history kept: no DSS project and no local history folder.")
+        return None
+    try:
+        store = FolderStore(ctx.client, ctx.project_key, create=ctx.component == "step", folder_name=folder_name)
+    except Unavailable as e:
+        report.errors.append("the history (%s) could not be opened: %s" % (folder_name, e))
+        return None
+    if not store.exists:
+        report.notes.append("No history in project %s: the %s step creates the managed folder %s there "
+                            "(the macro only adds to an existing one)." % (ctx.project_key, step_id, folder_name))
+        return None
+    return store
 
 
 def _months(start_ms, end_ms):

@@ -8,7 +8,7 @@ function ``run(ctx, params, progress) -> Report``.
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
-from . import adminproject, audit, capacity, culling, retention
+from . import adminproject, audit, capacity, culling, monitoring, retention
 from .params import Param, parse_params
 
 
@@ -42,6 +42,8 @@ OPERATIONS = {
         Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run),
         Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, insight_id=audit.INSIGHT_ID),
         Operation(adminproject.OPERATION_ID, adminproject.TITLE, adminproject.PARAMS, adminproject.run),
+        Operation(monitoring.COLLECT_ID, "Collect metrics", monitoring.COLLECT_PARAMS, monitoring.collect),
+        Operation(monitoring.HEALTH_ID, "Health check", monitoring.HEALTH_PARAMS, monitoring.health),
     )
 }
 

@@ -14,10 +14,12 @@ from dssbench.harness import DSSRefused, Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"NIGHTLY_CLEANUP": ("Daily", 2, 0, None, ["purge-job-logs", "purge-scenario-logs", "purge-exports"]),
-             "KERNEL_CULLING": ("Hourly", None, 10, None, ["cull-kernels"]),
+             "KERNEL_CULLING": ("Hourly", 0, 10, None, ["cull-kernels"]),
              "CAPACITY_REPORT": ("Daily", 6, 0, None, ["capacity-report"]),
-             "CONFIG_AUDIT": ("Weekly", 7, 0, ["Monday"], ["config-audit"])}
-MACROS = {"capacity-report", "config-audit", "cull-kernels", "purge-job-logs", "purge-scenario-logs", "purge-exports"}
+             "CONFIG_AUDIT": ("Weekly", 7, 0, ["Monday"], ["config-audit"]),
+             "MONITORING": ("Minutely", None, None, None, ["collect-metrics", "health-check"])}
+MACROS = {"capacity-report", "config-audit", "collect-metrics", "cull-kernels", "purge-job-logs",
+          "purge-scenario-logs", "purge-exports"}
 
 
 @pytest.fixture
@@ -64,8 +66,11 @@ def test_first_run_creates_everything(env):
         assert raw["active"] is False  # inactive until reviewed
         (trigger,) = raw["triggers"]
         assert trigger["type"] == "temporal" and trigger["params"]["frequency"] == freq
-        assert trigger["params"]["minute"] == minute and trigger["params"]["timezone"] == "Europe/Paris"
-        assert trigger["params"].get("hour") == hour and trigger["params"].get("daysOfWeek") == days
+        if freq == "Minutely":
+            assert trigger["params"]["repeatFrequency"] == 5
+        else:
+            assert trigger["params"]["minute"] == minute and trigger["params"]["timezone"] == "Europe/Paris"
+            assert trigger["params"].get("hour") == hour and trigger["params"].get("daysOfWeek") == days
         assert [s["type"] for s in raw["params"]["steps"]] == ["pystep_node-ops_" + s for s in steps]
         (reporter,) = raw["reporters"]
         assert reporter["messaging"]["configuration"]["recipient"] == "ops@example.com"

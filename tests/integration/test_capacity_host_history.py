@@ -157,6 +157,6 @@ def test_macro_in_a_project_without_the_history_folder_creates_nothing(sim):
 
     out = Harness(sim).run_macro("capacity-report", {}, project_key="MARKETING_DASH")
     assert out.ok, out.traceback
-    assert "the capacity step creates the managed folder" in out.result
+    assert "the capacity-report step creates the managed folder" in out.result
     assert not [f for f in DSSClient(sim.url, sim.api_key("admin")).get_project("MARKETING_DASH").list_managed_folders()
                 if f["name"] == history.FOLDER_NAME]

@@ -1,0 +1,348 @@
+"""Monitoring: metrics of the host, of the DSS processes and of DSS itself, sent to
+Graphite, a Prometheus textfile and the history; and a health check that fails
+its scenario step when a threshold is breached (so the scenario's reporters
+alert).
+
+A metric is a dotted name, labels and a value (:class:`Metric`). Graphite gets
+``<prefix>.<name>[.<label values>] <value> <time>`` lines over TCP; Prometheus
+gets ``nodeops_<name with _>{labels} value`` through prometheus_client's own
+text format. A sink that fails is reported and never stops the others; every
+network call has a timeout.
+"""
+
+import csv
+import datetime as _dt
+import io
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from . import datadir, dssapi, history, processes
+from .errors import ParameterError, Unavailable
+from .params import Param
+from .report import Column, Figure, Report, Table
+
+COLLECT_ID = "collect-metrics"
+HEALTH_ID = "health-check"
+METRICS_FOLDER = "node_ops_metrics_history"
+NETWORK_TIMEOUT_S = 5.0
+HOUR_MS = 3600 * 1000
+
+COLLECT_PARAMS = (
+    Param("graphite_host", "STRING", "Graphite host", default="",
+          description="Carbon host receiving the plaintext protocol; empty: no Graphite."),
+    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535),
+    Param("prefix", "STRING", "Metric prefix", default="",
+          description="Graphite prefix; empty: dss.<host>.node-ops."),
+    Param("prometheus_file", "STRING", "Prometheus textfile", default="",
+          description="Absolute path of a .prom file for node_exporter's textfile collector; empty: none."),
+    Param("history", "BOOLEAN", "Keep a history", default=True,
+          description="Add the values to daily CSV files (in DSS: the managed folder node_ops_metrics_history of "
+                      "this project)."),
+    Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
+          description="Fail the step when a sink could not be written (the other sinks are written anyway)."),
+)
+
+HEALTH_PARAMS = (
+    Param("max_disk_used_percent", "INT", "Disk used (%)", default=85, min=1, max=100,
+          description="Breach when the DIP_HOME filesystem is fuller than this."),
+    Param("max_inodes_used_percent", "INT", "Inodes used (%)", default=85, min=1, max=100),
+    Param("min_memory_available_percent", "INT", "Memory available (%)", default=10, min=0, max=100,
+          description="Breach when less of the host's memory is available."),
+    Param("max_alive_kernels", "INT", "Notebook kernels alive", default=200, min=0),
+    Param("max_job_hours", "DOUBLE", "Job running time (hours)", default=24, min=0,
+          description="Breach when a job has been running longer than this; 0 = off."),
+    Param("max_failed_scenarios", "INT", "Failed scenario runs (24 h)", default=0, min=0,
+          description="Breach when more scenario runs than this failed in the last 24 hours."),
+    Param("check_api", "BOOLEAN", "Backend API reachable", default=True,
+          description="Breach when the DSS backend API does not answer."),
+)
+
+
+@dataclass
+class Metric:
+    name: str
+    value: float
+    unit: str = ""
+    labels: Dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def graphite_path(self):
+        parts = [self.name] + [_sanitize(v) for _, v in sorted(self.labels.items())]
+        return ".".join(parts)
+
+    def prometheus_name(self):
+        return "nodeops_" + self.name.replace(".", "_")
+
+
+def _sanitize(text):
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(text)).strip("_") or "root"
+
+
+# ---- collection ---------------------------------------------------------------------------
+def host_metrics(dip_home) -> List[Metric]:
+    import psutil
+
+    out = [Metric("host.cpu_percent", psutil.cpu_percent(interval=0.2), "percent", source="psutil")]
+    try:
+        for i, v in zip((1, 5, 15), os.getloadavg()):
+            out.append(Metric("host.load_%dm" % i, round(v, 2), "", source="os.getloadavg"))
+    except OSError:
+        pass
+    vm, sw = psutil.virtual_memory(), psutil.swap_memory()
+    out += [Metric("host.memory_total_bytes", vm.total, "bytes", source="psutil"),
+            Metric("host.memory_available_bytes", vm.available, "bytes", source="psutil"),
+            Metric("host.memory_available_percent", round(100.0 * vm.available / vm.total, 2), "percent",
+                   source="psutil"),
+            Metric("host.swap_total_bytes", sw.total, "bytes", source="psutil"),
+            Metric("host.swap_used_bytes", sw.used, "bytes", source="psutil")]
+    mounts = {"dip_home": str(dip_home)} if dip_home else {}
+    for part in psutil.disk_partitions(all=False):
+        mounts.setdefault(part.mountpoint, part.mountpoint)
+    for label, path in mounts.items():
+        try:
+            fs = datadir.filesystem(path)
+        except OSError:
+            continue
+        labels = {"mount": label}
+        out += [Metric("host.disk_used_bytes", fs.used_bytes, "bytes", dict(labels), "statvfs"),
+                Metric("host.disk_free_bytes", fs.free_bytes, "bytes", dict(labels), "statvfs"),
+                Metric("host.disk_used_percent", round(fs.used_percent, 2), "percent", dict(labels), "statvfs"),
+                Metric("host.inodes_used_percent", round(fs.inodes_used_percent, 2), "percent", dict(labels),
+                       "statvfs")]
+    io_ = psutil.disk_io_counters()
+    if io_ is not None:
+        out += [Metric("host.disk_read_bytes_total", io_.read_bytes, "bytes", source="psutil (counter)"),
+                Metric("host.disk_write_bytes_total", io_.write_bytes, "bytes", source="psutil (counter)")]
+    net = psutil.net_io_counters()
+    if net is not None:
+        out += [Metric("host.net_sent_bytes_total", net.bytes_sent, "bytes", source="psutil (counter)"),
+                Metric("host.net_recv_bytes_total", net.bytes_recv, "bytes", source="psutil (counter)")]
+    return out
+
+
+def process_metrics(dip_home) -> List[Metric]:
+    groups, _ = processes.group_processes(dip_home)
+    out = []
+    for role, _label in processes.ROLES:
+        g = groups.get(role)
+        out += [Metric("dss.processes", g.count if g else 0, "count", {"role": role}, "psutil, by command line"),
+                Metric("dss.processes_rss_bytes", g.rss_bytes if g else 0, "bytes", {"role": role},
+                       "psutil, by command line")]
+    return out
+
+
+@dataclass
+class AppState:
+    metrics: List[Metric]
+    errors: List[str]
+    running_jobs: Optional[list] = None  # raw job dicts, for the health check
+    sessions: Optional[list] = None
+
+
+def app_metrics(client, now_ms) -> AppState:
+    state = AppState([], [])
+    m = state.metrics
+
+    def attempt(what, fn):
+        try:
+            return fn()
+        except Unavailable as e:
+            state.errors.append("%s: %s" % (what, e))
+            return None
+
+    keys = attempt("projects", lambda: dssapi.project_keys(client))
+    if keys is not None:
+        m.append(Metric("dss.projects", len(keys), "count", source="list_project_keys"))
+    active = attempt("user activity", lambda: dssapi.active_users(client, now_ms - 15 * 60 * 1000))
+    if active is not None:
+        m.append(Metric("dss.users_active_15m", active, "count", source="list_users_activity"))
+    jobs = attempt("running jobs", lambda: dssapi.running_jobs(client, keys or []))
+    if jobs is not None:
+        state.running_jobs = jobs
+        m.append(Metric("dss.jobs_running", len(jobs), "count", source="list_running_jobs / list_jobs"))
+    scenarios = attempt("running scenarios", lambda: dssapi.running_scenario_count(client))
+    if scenarios is not None:
+        m.append(Metric("dss.scenarios_running", scenarios, "count", source="list_running_scenarios"))
+    sessions = attempt("notebook sessions", lambda: dssapi.notebook_sessions(client)[1])
+    if sessions is not None:
+        state.sessions = sessions
+        m.append(Metric("dss.notebook_sessions", len(sessions), "count", source="notebook sessions"))
+    expiry = attempt("licence", lambda: dssapi.license_expiry_ms(client))
+    if expiry:
+        m.append(Metric("dss.license_days_left", round((expiry - now_ms) / 86400000.0, 1), "days",
+                        source="get_licensing_status"))
+    return state
+
+
+# ---- sinks -------------------------------------------------------------------------------------
+def default_prefix():
+    return "dss.%s.node-ops" % _sanitize(socket.gethostname().split(".")[0])
+
+
+def send_graphite(metrics, host, port, prefix, now_s):
+    lines = "".join("%s.%s %s %d\n" % (prefix, mt.graphite_path(), _num(mt.value), now_s) for mt in metrics)
+    with socket.create_connection((host, port), timeout=NETWORK_TIMEOUT_S) as sock:
+        sock.settimeout(NETWORK_TIMEOUT_S)
+        sock.sendall(lines.encode("ascii"))
+    return len(metrics)
+
+
+def _num(v):
+    return int(v) if float(v).is_integer() else round(float(v), 4)
+
+
+def write_prometheus(metrics, path):
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+    registry = CollectorRegistry()
+    gauges = {}
+    for mt in metrics:
+        name = mt.prometheus_name()
+        labels = sorted(mt.labels)
+        if name not in gauges:
+            gauges[name] = Gauge(name, "%s (%s)" % (mt.name, mt.unit or "value"), labels, registry=registry)
+        g = gauges[name]
+        (g.labels(**mt.labels) if labels else g).set(mt.value)
+    write_to_textfile(path, registry)  # written to a temporary file, then renamed
+    return len(metrics)
+
+
+def write_history(metrics, store, now_ms):
+    day = _dt.datetime.fromtimestamp(now_ms / 1000.0, _dt.timezone.utc).strftime("%Y-%m-%d")
+    name = "metrics-%s.csv" % day
+    text = store.read(name)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if not text:
+        w.writerow(("timestamp", "epoch_ms", "metric", "labels", "value"))
+    ts = _dt.datetime.fromtimestamp(now_ms / 1000.0, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for mt in metrics:
+        w.writerow((ts, now_ms, mt.name, ",".join("%s=%s" % kv for kv in sorted(mt.labels.items())), mt.value))
+    store.write(name, text + buf.getvalue())
+    return len(metrics)
+
+
+# ---- operations -----------------------------------------------------------------------------
+def _check_collect(params):
+    problems = []
+    if params.prometheus_file and not os.path.isabs(params.prometheus_file):
+        problems.append("'prometheus_file' must be an absolute path, not %r" % params.prometheus_file)
+    if params.prefix and not re.match(r"^[A-Za-z0-9_.-]+$", params.prefix):
+        problems.append("'prefix' may hold letters, digits, '_', '-' and '.', not %r" % params.prefix)
+    if params.graphite_host and not re.match(r"^[A-Za-z0-9_.:-]+$", params.graphite_host):
+        problems.append("'graphite_host' must be a host name or address, not %r" % params.graphite_host)
+    if problems:
+        raise ParameterError(COLLECT_ID, problems)
+
+
+def collect(ctx, params, progress=None) -> Report:
+    ctx.require_admin()
+    _check_collect(params)
+    now_ms = int(ctx.now().timestamp() * 1000)
+    dip_home = ctx.dip_home
+    report = Report(operation=COLLECT_ID, title="Metrics", generated_at_ms=now_ms, params=dict(params))
+    metrics = host_metrics(dip_home) + (process_metrics(dip_home) if dip_home else [])
+    if ctx.client is not None:
+        app = app_metrics(ctx.client, now_ms)
+        metrics += app.metrics
+        report.errors += ["DSS API, %s" % e for e in app.errors]
+    else:
+        report.notes.append("No DSS API: application metrics are left out.")
+    sinks = Table("sinks", "Sinks", [Column("sink", "Sink"), Column("status", "Status"),
+                                     Column("metrics", "Metrics", "count")])
+    if params.graphite_host:
+        prefix = params.prefix or default_prefix()
+        _sink(report, sinks, "Graphite %s:%d (prefix %s)" % (params.graphite_host, params.graphite_port, prefix),
+              lambda: send_graphite(metrics, params.graphite_host, params.graphite_port, prefix, now_ms // 1000))
+    if params.prometheus_file:
+        _sink(report, sinks, "Prometheus file %s" % params.prometheus_file,
+              lambda: write_prometheus(metrics, params.prometheus_file))
+    if params.history:
+        store = history.open_store(ctx, report, METRICS_FOLDER, COLLECT_ID)
+        if store is not None:
+            _sink(report, sinks, "history (%s)" % store.where, lambda: write_history(metrics, store, now_ms))
+    table = Table("metrics", "Metrics", [Column("metric", "Metric"), Column("labels", "Labels"),
+                                         Column("value", "Value"), Column("unit", "Unit"), Column("source", "Source")])
+    for mt in metrics:
+        table.add(metric=mt.name, labels=", ".join("%s=%s" % kv for kv in sorted(mt.labels.items())),
+                  value=mt.value, unit=mt.unit, source=mt.source)
+    report.tables += [sinks, table]
+    report.summary.append(Figure("metrics", "Metrics", len(metrics), "count"))
+    report.summary.append(Figure("sink_errors", "Sink errors", sum(1 for r in sinks.rows if r["status"] != "ok"),
+                                 "count"))
+    if report.errors and params.get("fail_on_error", True):
+        report.failure = "Metrics: %d error(s); first: %s" % (len(report.errors), report.errors[0])
+    return report
+
+
+def _sink(report, table, name, fn):
+    try:
+        n = fn()
+        table.add(sink=name, status="ok", metrics=n)
+    except (OSError, Unavailable) as e:
+        table.add(sink=name, status="failed: %s" % (getattr(e, "strerror", None) or e), metrics=0)
+        report.errors.append("%s could not be written: %s" % (name, e))
+
+
+def health(ctx, params, progress=None) -> Report:
+    """Check thresholds; the report fails (and with it the step) listing every breach."""
+    import psutil
+
+    ctx.require_admin()
+    now_ms = int(ctx.now().timestamp() * 1000)
+    report = Report(operation=HEALTH_ID, title="Health check", generated_at_ms=now_ms, params=dict(params))
+    checks = Table("checks", "Checks", [Column("check", "Check"), Column("value", "Value"),
+                                        Column("threshold", "Threshold"), Column("status", "Status")])
+    breaches = []
+
+    def check(name, value, threshold, breached):
+        checks.add(check=name, value=value, threshold=threshold, status="BREACH" if breached else "ok")
+        if breached:
+            breaches.append("%s: %s (threshold %s)" % (name, value, threshold))
+
+    dip_home = ctx.dip_home
+    if dip_home is not None:
+        fs = datadir.filesystem(dip_home)
+        check("disk used (%)", round(fs.used_percent, 1), "<= %d" % params.max_disk_used_percent,
+              fs.used_percent > params.max_disk_used_percent)
+        check("inodes used (%)", round(fs.inodes_used_percent, 1), "<= %d" % params.max_inodes_used_percent,
+              fs.inodes_used_percent > params.max_inodes_used_percent)
+    vm = psutil.virtual_memory()
+    available = 100.0 * vm.available / vm.total
+    check("memory available (%)", round(available, 1), ">= %d" % params.min_memory_available_percent,
+          available < params.min_memory_available_percent)
+    client = ctx.client
+    reachable = False
+    if client is not None:
+        try:
+            dssapi.project_keys(client)
+            reachable = True
+        except Unavailable as e:
+            report.errors.append("backend API: %s" % e)
+    if params.check_api:
+        check("backend API reachable", "yes" if reachable else "no", "yes", not reachable)
+    if reachable:
+        app = app_metrics(client, now_ms)
+        report.errors += ["DSS API, %s" % e for e in app.errors]
+        if app.sessions is not None:
+            check("notebook kernels alive", len(app.sessions), "<= %d" % params.max_alive_kernels,
+                  len(app.sessions) > params.max_alive_kernels)
+        if params.max_job_hours > 0 and app.running_jobs is not None:
+            long_jobs = [j for j in app.running_jobs
+                         if j.get("startTime") and now_ms - int(j["startTime"]) > params.max_job_hours * HOUR_MS]
+            check("jobs running > %g h" % params.max_job_hours, len(long_jobs), "0", bool(long_jobs))
+        try:
+            failed = dssapi.failed_scenario_runs(client, now_ms - 24 * HOUR_MS)
+            check("scenario runs failed (24 h)", len(failed), "<= %d" % params.max_failed_scenarios,
+                  len(failed) > params.max_failed_scenarios)
+        except Unavailable as e:
+            report.errors.append("scenario runs: %s" % e)
+    report.tables.append(checks)
+    report.summary += [Figure("breaches", "Breaches", len(breaches), "count"),
+                       Figure("checks", "Checks", len(checks.rows), "count")]
+    if breaches:
+        report.failure = "Health check: %d breach(es): %s" % (len(breaches), "; ".join(breaches))
+    return report
