@@ -430,3 +430,20 @@ def failed_scenario_runs(client, since_ms):
                 if outcome == "FAILED" and int(data.get("start") or 0) >= since_ms:
                     out.append((key, item["id"], data.get("start")))
     return out
+
+
+def set_timeout(client, seconds):
+    """Give every HTTP call of ``client`` a timeout (dataikuapi sets none): for
+    monitoring, which must never hang on a stuck backend."""
+    session = getattr(client, "_session", None)
+    if session is None or getattr(session, "_nodeops_timeout", None) == seconds:
+        return client
+    original = session.request
+
+    def request(method, url, **kwargs):
+        kwargs.setdefault("timeout", seconds)
+        return original(method, url, **kwargs)
+
+    session.request = request
+    session._nodeops_timeout = seconds
+    return client

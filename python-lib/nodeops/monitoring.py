@@ -28,6 +28,8 @@ COLLECT_ID = "collect-metrics"
 HEALTH_ID = "health-check"
 METRICS_FOLDER = "node_ops_metrics_history"
 NETWORK_TIMEOUT_S = 5.0
+#: Timeout of each DSS API call made by the monitoring steps (a stuck backend is a breach, not a hang).
+API_TIMEOUT_S = 10.0
 HOUR_MS = 3600 * 1000
 
 COLLECT_PARAMS = (
@@ -246,7 +248,7 @@ def collect(ctx, params, progress=None) -> Report:
     report = Report(operation=COLLECT_ID, title="Metrics", generated_at_ms=now_ms, params=dict(params))
     metrics = host_metrics(dip_home) + (process_metrics(dip_home) if dip_home else [])
     if ctx.client is not None:
-        app = app_metrics(ctx.client, now_ms)
+        app = app_metrics(dssapi.set_timeout(ctx.client, API_TIMEOUT_S), now_ms)
         metrics += app.metrics
         report.errors += ["DSS API, %s" % e for e in app.errors]
     else:
@@ -314,7 +316,7 @@ def health(ctx, params, progress=None) -> Report:
     available = 100.0 * vm.available / vm.total
     check("memory available (%)", round(available, 1), ">= %d" % params.min_memory_available_percent,
           available < params.min_memory_available_percent)
-    client = ctx.client
+    client = dssapi.set_timeout(ctx.client, API_TIMEOUT_S) if ctx.client is not None else None
     reachable = False
     if client is not None:
         try:

@@ -164,6 +164,18 @@ def test_backend_api_unreachable_is_a_breach(live):
     assert "backend API reachable" not in (off.error_message or "")
 
 
+def test_a_stuck_backend_is_a_breach_not_a_hang(live):
+    sim, model, h = live
+    from nodeops import monitoring
+
+    sim.inject(r"/projects/$", status=None, delay=monitoring.API_TIMEOUT_S + 5, method="GET", times=1)
+    started = time.time()
+    stuck = _health(h, max_disk_used_percent=100, max_inodes_used_percent=100, min_memory_available_percent=0,
+                    max_alive_kernels=1000, max_job_hours=0, max_failed_scenarios=1000)
+    assert not stuck.ok and "backend API reachable: no" in stuck.error_message
+    assert time.time() - started < monitoring.API_TIMEOUT_S + 4
+
+
 def test_refusals_and_bad_parameters(live):
     sim, model, h = live
     with pytest.raises(DSSRefused):
