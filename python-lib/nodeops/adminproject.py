@@ -45,6 +45,9 @@ PARAMS = (
           description="Passed to the log purge steps."),
     Param("max_idle_hours", "DOUBLE", "Kernel idle limit (hours)", default=24, min=0,
           description="Passed to the kernel culling step."),
+    Param("backup_dir", "STRING", "Backup folder", default="",
+          description="When set (an absolute path outside DIP_HOME), a BACKUP scenario archives config/ there "
+                      "every night at 01:00."),
     Param("activate", "BOOLEAN", "Activate the scenarios", default=False,
           description="New scenarios are created inactive until an administrator has reviewed them."),
     Param("overwrite", "BOOLEAN", "Overwrite hand edits", default=False,
@@ -129,11 +132,12 @@ def desired_scenarios(params) -> List[ScenarioSpec]:
             GUESS_plugin_step("collect-metrics", "Collect metrics", {"history": True}, 0),
             dict(GUESS_plugin_step("health-check", "Health check", {}, 0),
                  runConditionType="RUN_ALWAYS")]),  # check health even when a sink failed
-    ]
+    ] + ([ScenarioSpec("BACKUP", "Backup", _trigger("Daily", tz, hour=1, minute=0), [
+        GUESS_plugin_step("backup", "Back up config/", {"target_dir": params.backup_dir, "scope": "CONFIG",
+                                                         "dry_run": False}, 1)])] if params.backup_dir else [])
 
 
-#: Scenarios of the issue whose steps this plugin version does not ship yet.
-NOT_YET = (("BACKUP", "daily 01:00: backup"),)
+
 
 MACROS = (("capacity-report", "Capacity report"), ("config-audit", "Configuration audit"),
           ("collect-metrics", "Collect metrics"),
@@ -179,6 +183,8 @@ def _check(params):
         problems.append("'project_name' must not be empty")
     if params.alert_email and not _EMAIL_RE.match(params.alert_email):
         problems.append("'alert_email' must be one e-mail address, not %r" % params.alert_email)
+    if params.backup_dir and not params.backup_dir.startswith("/"):
+        problems.append("'backup_dir' must be an absolute path, not %r" % params.backup_dir)
     if params.timezone and not re.match(r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$|^SERVER$|^UTC$", params.timezone):
         problems.append("'timezone' must be a time zone name such as Europe/Paris, not %r" % params.timezone)
     if problems:
@@ -273,9 +279,8 @@ def plan(setup, params, user) -> List[Action]:
         actions.append(Action("scenario %s" % spec.key, "update",
                               "changed by hand, overwrite=true" if hand_edited else "new plugin version or parameters",
                               update))
-    for sid, what in NOT_YET:
-        actions.append(Action("scenario %s" % sid, "not created",
-                              "%s: the steps are not in this plugin version yet" % what))
+    if not params.backup_dir:
+        actions.append(Action("scenario BACKUP", "not created", "no backup_dir given (daily 01:00 backup of config/)"))
     actions += _dashboard_actions(setup, exists, state, new_state, params)
     return actions
 

@@ -8,7 +8,7 @@ function ``run(ctx, params, progress) -> Report``.
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
-from . import adminproject, audit, capacity, culling, monitoring, retention
+from . import adminproject, audit, backup, capacity, culling, monitoring, retention
 from .params import Param, parse_params
 
 
@@ -44,6 +44,9 @@ OPERATIONS = {
         Operation(adminproject.OPERATION_ID, adminproject.TITLE, adminproject.PARAMS, adminproject.run),
         Operation(monitoring.COLLECT_ID, "Collect metrics", monitoring.COLLECT_PARAMS, monitoring.collect),
         Operation(monitoring.HEALTH_ID, "Health check", monitoring.HEALTH_PARAMS, monitoring.health),
+        Operation(backup.OPERATION_ID, "Backup", backup.PARAMS, backup.run),
+        Operation(backup.VERIFY_ID, "Verify a backup", backup.VERIFY_PARAMS, backup.run_verify),
+        Operation(backup.RESTORE_ID, "Restore a backup", backup.RESTORE_PARAMS, backup.run_restore),
     )
 }
 

@@ -157,6 +157,17 @@ def test_activated_project_satisfies_the_configuration_audit(env):
     assert admin == {"admin.exists": "PASS", "admin.permissions": "PASS", "admin.purge": "PASS", "admin.cull": "PASS"}
 
 
+def test_backup_scenario_with_a_backup_dir(env, tmp_path):
+    sim, h, client = env
+    html = setup(h, dry_run=False)
+    assert "no backup_dir given" in html and "BACKUP" not in {s["id"] for s in client.get_project("ADMIN").list_scenarios()}
+    setup(h, dry_run=False, backup_dir=str(tmp_path / "backups"))
+    raw = client.get_project("ADMIN").get_scenario("BACKUP").get_settings().get_raw()
+    (step,) = raw["params"]["steps"]
+    assert step["type"] == "pystep_node-ops_backup" and step["params"]["config"]["target_dir"] == str(tmp_path / "backups")
+    assert raw["triggers"][0]["params"]["hour"] == 1
+
+
 def test_refusals_and_bad_parameters(env):
     sim, h, client = env
     with pytest.raises(DSSRefused):
