@@ -29,6 +29,13 @@ def macro_ids():
     return sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file())
 
 
+def demo_config(macro_id, out):
+    """Every macro runs with its defaults, except what has no default."""
+    if macro_id == "backup":
+        return {"target_dir": str(out / "backups")}  # a backup of config/, outside the sample DIP_HOME
+    return {}
+
+
 def seed_capacity_history(sim, harness):
     """Run the capacity step once (it creates the history folder), then add six weeks of
     SYNTHETIC earlier snapshots (the same figures, growing linearly) so that the
@@ -87,7 +94,7 @@ def main(argv=None):
         harness = Harness(sim, ROOT)
         seed_capacity_history(sim, harness)
         for macro_id in macro_ids():  # every macro with its defaults (the destructive ones dry-run)
-            outcome = harness.run_macro(macro_id, {}, user="admin", project_key=ADMIN_PROJECT)
+            outcome = harness.run_macro(macro_id, demo_config(macro_id, out), user="admin", project_key=ADMIN_PROJECT)
             if not outcome.ok:
                 failures += 1
                 print("  %-24s FAILED: %s" % (macro_id, outcome.error))

@@ -1,0 +1,17 @@
+"""make demo runs every macro of the plugin successfully (a macro added without a
+demo configuration for its mandatory parameters fails here, not in front of a user)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_every_macro(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "demo.py"), "--out", str(tmp_path / "demo")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    macros = sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file())
+    assert sorted(p.stem for p in (tmp_path / "demo").glob("*.html")) == macros
+    assert "administration project set up" in out.stdout and "health-check step:" in out.stdout
