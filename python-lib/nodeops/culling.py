@@ -218,8 +218,7 @@ def run(ctx, params, progress=None) -> Report:
             Figure("unknown_memory", "Sessions with unknown memory", totals["unknown_memory"], "count"),
             Figure("errors", "Errors", len(report.errors), "count"),
         ]
-        if report.errors and params.get("fail_on_error", True):
-            report.failure = "%s: %d error(s); first: %s" % (TITLE, len(report.errors), report.errors[0])
+        report.fail_on_errors(TITLE, params.get("fail_on_error", True))
         return report
 
     try:

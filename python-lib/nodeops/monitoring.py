@@ -275,8 +275,7 @@ def collect(ctx, params, progress=None) -> Report:
     report.summary.append(Figure("metrics", "Metrics", len(metrics), "count"))
     report.summary.append(Figure("sink_errors", "Sink errors", sum(1 for r in sinks.rows if r["status"] != "ok"),
                                  "count"))
-    if report.errors and params.get("fail_on_error", True):
-        report.failure = "Metrics: %d error(s); first: %s" % (len(report.errors), report.errors[0])
+    report.fail_on_errors("Metrics", params.get("fail_on_error", True))
     return report
 
 

@@ -108,11 +108,10 @@ class Report:
     #: When set, a scenario step running this operation fails with this message.
     failure: Optional[str] = None
 
-    def figure(self, key):
-        for f in self.summary:
-            if f.key == key:
-                return f
-        raise KeyError(key)
+    def fail_on_errors(self, what, enabled=True):
+        """When ``enabled`` and there are errors, make the step fail, naming the first one."""
+        if self.errors and enabled:
+            self.failure = "%s: %d error(s); first: %s" % (what, len(self.errors), self.errors[0])
 
     def table(self, key):
         for t in self.tables:

@@ -76,7 +76,6 @@ class Entry:
     name: str
     path: str
     timestamp_ms: int
-    from_id: bool
 
 
 def id_timestamp_ms(family, name) -> Optional[int]:
@@ -132,14 +131,13 @@ def _entries(family, folder, errors):
     out = []
     for name, e in _children(folder, errors):
         ts = id_timestamp_ms(family, name)
-        from_id = ts is not None
         if ts is None:
             try:
                 ts = int(e.stat(follow_symlinks=False).st_mtime * 1000)
             except OSError as ex:
                 errors.append("%s: cannot read (%s)" % (e.path, ex.strerror or ex))
                 continue
-        out.append(Entry(name, e.path, ts, from_id))
+        out.append(Entry(name, e.path, ts))
     out.sort(key=lambda x: (x.timestamp_ms, x.name), reverse=True)
     return out
 
@@ -277,8 +275,7 @@ class _Purge:
         ]
         if self.family.depth == 1:  # exports: no running state, no keep_last
             report.summary = [f for f in report.summary if f.key not in ("kept_running", "kept_keep_last")]
-        if report.errors and self.params.get("fail_on_error", True):
-            report.failure = "%s: %d error(s); first: %s" % (self.family.title, len(report.errors), report.errors[0])
+        report.fail_on_errors(self.family.title, self.params.get("fail_on_error", True))
         return report
 
     def run(self) -> Report:

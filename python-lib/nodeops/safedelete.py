@@ -146,9 +146,6 @@ class Trash:
         self._fd = None  # the trash folder, opened once (O_NOFOLLOW)
         self._names = itertools.count()
 
-    def exists(self):
-        return os.path.lexists(self.path)
-
     def acquire(self, create=True):
         """Take the family's lock; raise LockHeld when another purge holds it.
 

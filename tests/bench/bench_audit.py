@@ -6,7 +6,6 @@ start, API calls and the simulator's answers included); the CPU time the
 audit itself spends (the report's "Audit time" note) is printed beside it."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,11 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from dssbench import cli as nodeops_cli
 from dssbench.datadir import build_datadir
 from dssbench.simulator import DSSSimulator
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 PROJECTS = 1000
 
 
@@ -37,8 +35,7 @@ def bench_audit(workdir):
         dip_home = work / "dss_data"
         model = build_datadir(spec(), dip_home)
         with DSSSimulator(dip_home, model) as sim:
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"),
-                                                               os.environ.get("PYTHONPATH", "")]))
+            env = nodeops_cli.env()
             t0 = time.perf_counter()
             out = subprocess.run([sys.executable, "-m", "nodeops", "config-audit", "--dip-home", str(dip_home),
                                   "--url", sim.url, "--api-key", sim.api_key("admin"), "--format", "json"],

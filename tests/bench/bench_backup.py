@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+from dssbench import cli as nodeops_cli
+
 FILES = 100_000
 FILE_BYTES = 20_000
 WORDS = ("project", "dataset", "recipe", "schema", "column", "type", "string", "bigint", "partition", "connection",
@@ -60,7 +60,7 @@ def bench_backup(workdir):
         t0 = time.perf_counter()
         subprocess.run(["tar", "-czf", str(Path(tmp) / "baseline.tar.gz"), "-C", str(dip_home), "."], check=True)
         t_tar = time.perf_counter() - t0
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
+        env = nodeops_cli.env()
         target = Path(tmp) / "backups"
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, "-m", "nodeops", "backup", "--dip-home", str(dip_home), "--target-dir",

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from dssbench import cli as nodeops_cli
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 
 TOPS = ("jobs", "scenarios", "saved_models", "analysis-data", "managed_datasets", "managed_folders",
         "jupyter-run", "code-envs", "exports", "tmp", "caches", "config")
@@ -84,7 +85,7 @@ def _best_of(n, fn):
 
 
 def _report(dip_home, hwm_file=None):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
+    env = nodeops_cli.env()
     args = ["capacity-report", "--dip-home", str(dip_home), "--history", "false", "--format", "json",
             "--out", os.devnull]
     cmd = [sys.executable, str(HERE / "peak_rss.py"), hwm_file] + args if hwm_file else \

@@ -8,18 +8,16 @@ time (against the same cull with the per-project notebook API, the fallback
 when DSS refuses the instance-wide list).
 """
 
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from dssbench import cli as nodeops_cli
 from dssbench.datadir import build_datadir
 from dssbench.simulator import DSSSimulator
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 PROJECTS, NOTEBOOKS, SESSIONS = 20, 5, 5
 
 
@@ -41,7 +39,7 @@ def _cull(dip_home, model, refuse_instance_wide):
     with DSSSimulator(dip_home, model) as sim:
         if refuse_instance_wide:
             sim.inject(r"/admin/notebooks/$", status=404, method="GET")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
+        env = nodeops_cli.env()
         sim.hits.clear()
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "nodeops", "cull-kernels", "--url", sim.url,

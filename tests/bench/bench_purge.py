@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from dssbench import cli as nodeops_cli
 from dssbench.datadir import build_datadir
 from dssbench.simulator import DSSSimulator
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 RETENTION_DAYS = 30
 
 
@@ -59,7 +59,7 @@ def _timed_process(argv, env=None):
 
 def _purge(dip_home, model, dry_run):
     with DSSSimulator(dip_home, model) as sim:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
+        env = nodeops_cli.env()
         return _timed_process(["purge-job-logs", "--dip-home", str(dip_home),
                                "--url", sim.url, "--api-key", sim.api_key("admin"),
                                "--retention-days", str(RETENTION_DAYS), "--keep-last", "0",

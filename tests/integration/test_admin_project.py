@@ -3,16 +3,12 @@ through dataikuapi), that a second run changes nothing, that hand edits are left
 alone, dry run, refusals; and that the configuration audit is satisfied by it."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from dssbench import cli as nodeops_cli
 from dssbench.harness import DSSRefused, Harness
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = {"NIGHTLY_CLEANUP": ("Daily", 2, 0, None, ["purge-job-logs", "purge-scenario-logs", "purge-exports"]),
              "KERNEL_CULLING": ("Hourly", 0, 10, None, ["cull-kernels"]),
              "CAPACITY_REPORT": ("Daily", 6, 0, None, ["capacity-report"]),
@@ -147,11 +143,8 @@ def test_activated_project_satisfies_the_configuration_audit(env):
     sim, h, client = env
     setup(h, dry_run=False, activate=True)
     assert all(client.get_project("ADMIN").get_scenario(sid).get_settings().get_raw()["active"] for sid in SCENARIOS)
-    out = subprocess.run([sys.executable, "-m", "nodeops", "config-audit", "--format", "json", "--dip-home",
-                          str(sim.state.dip_home), "--url", sim.url, "--api-key", sim.api_key("admin")],
-                         capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"),
-                                                                          os.environ.get("PYTHONPATH", "")])))
+    out = nodeops_cli.run("config-audit", "--format", "json", "--dip-home", sim.state.dip_home, "--url", sim.url,
+                          "--api-key", sim.api_key("admin"))
     report = json.loads(out.stdout)
     admin = {f["id"]: f["severity"] for f in report["findings"] if f["id"].startswith("admin.")}
     assert admin == {"admin.exists": "PASS", "admin.permissions": "PASS", "admin.purge": "PASS", "admin.cull": "PASS"}

@@ -8,25 +8,20 @@ import errno
 import hashlib
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from dssbench import cli as nodeops_cli
 from dssbench.harness import Harness
 from nodeops import backup, datadir
 from nodeops.context import Context
 from nodeops.errors import ParameterError
 from nodeops.operations import get
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "nodeops"] + list(args) + ["--format", "json"],
-                          capture_output=True, text=True, env=env)
+    return nodeops_cli.run(*args, "--format", "json")
 
 
 def tree(root, excluded=()):

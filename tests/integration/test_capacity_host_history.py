@@ -5,27 +5,22 @@ command lines of a running DSS)."""
 import base64
 import json
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
+from dssbench import cli as nodeops_cli
 from dssbench.datadir import small_spec
 from dssbench.harness import Harness
 from nodeops import history
 
-ROOT = Path(__file__).resolve().parents[2]
 GIB = 1024 ** 3
 DAY = history.DAY_MS
 
 
 def cli(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib"), os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-m", "nodeops", "capacity-report", "--format", "json"] + list(args),
-                         capture_output=True, text=True, env=env)
+    out = nodeops_cli.run("capacity-report", "--format", "json", *args)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

@@ -3,11 +3,11 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from dssbench import cli as nodeops_cli
 from dssbench.harness import DSSRefused
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,9 +95,7 @@ def test_api_down_means_a_clear_refusal(harness, sim):
 
 
 def _cli(*args, env=None):
-    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python-lib")] + [os.environ.get("PYTHONPATH", "")]))
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "nodeops"] + list(args), capture_output=True, text=True, env=full_env)
+    return nodeops_cli.run(*args, extra_env=env)
 
 
 def test_cli_on_dip_home_writes_json_and_html(sim, tmp_path):
