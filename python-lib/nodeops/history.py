@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import dssapi
+from . import dssapi, safefs
 from .errors import Unavailable
 
 FOLDER_NAME = "node_ops_capacity_history"
@@ -98,14 +98,16 @@ class LocalStore:
         self.where = str(self.directory)
 
     def read(self, name) -> str:
-        path = self.directory / name
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
+        if not self.directory.is_dir():
+            return ""
+        data, _ = safefs.read_file(str(self.directory / name))  # a symlink is refused, not read through
+        return data.decode("utf-8") if data is not None else ""
 
     def write(self, name, text):
+        """Replace (or create, mode 0644 less the umask) ``name`` atomically: a new random
+        temporary file (O_EXCL, O_NOFOLLOW), renamed over it; a symlink is refused."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(self.directory / name)
+        safefs.atomic_replace(str(self.directory / name), text.encode("utf-8"), mode=0o644)
 
 
 class FolderStore:

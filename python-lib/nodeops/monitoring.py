@@ -19,7 +19,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import datadir, dssapi, history, processes
+from . import datadir, dssapi, history, processes, safefs
 from .errors import ParameterError, Unavailable
 from .params import Param
 from .report import Column, Figure, Report, Table
@@ -197,7 +197,7 @@ def _num(v):
 
 
 def write_prometheus(metrics, path):
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry()
     gauges = {}
@@ -208,7 +208,10 @@ def write_prometheus(metrics, path):
             gauges[name] = Gauge(name, "%s (%s)" % (mt.name, mt.unit or "value"), labels, registry=registry)
         g = gauges[name]
         (g.labels(**mt.labels) if labels else g).set(mt.value)
-    write_to_textfile(path, registry)  # written to a temporary file, then renamed
+    # Not prometheus_client.write_to_textfile: its temporary name (<path>.<pid>.<thread>) is
+    # predictable and opened following symlinks. safefs: a random O_EXCL|O_NOFOLLOW temporary
+    # file, the file's mode and owner kept (0644 when new: node_exporter reads it), a symlink refused.
+    safefs.atomic_replace(path, generate_latest(registry), mode=0o644)
     return len(metrics)
 
 
