@@ -42,17 +42,23 @@ class UnsafeFile(NodeOpsError, OSError):
     or its owner could not be kept. Nothing was changed. The message names the path."""
 
 
-def open_folder(path, *names, dir_fd=None) -> int:
+def open_folder(path, *names, create=False, mode=0o755, dir_fd=None) -> int:
     """A descriptor (``O_DIRECTORY``) of folder ``path``, then of each of ``names`` below
     it, each opened relative to the previous one with ``O_NOFOLLOW``: a symlink in
     place of any of ``names`` is refused (:class:`UnsafeFile`). ``path`` itself is
-    followed (it is the root the caller chose). Close it with ``os.close``."""
+    followed (it is the root the caller chose). With ``create``, missing ``names`` are
+    created (``mode``, less the umask). Close the descriptor with ``os.close``."""
     fd = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
     where = str(path)
     try:
         for name in names:
             where = os.path.join(where, name)
             _check_name(name, where)
+            if create:
+                try:
+                    os.mkdir(name, mode, dir_fd=fd)
+                except FileExistsError:
+                    pass
             try:
                 sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
             except OSError as e:

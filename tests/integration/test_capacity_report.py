@@ -148,3 +148,19 @@ def test_dollar_signs_in_folder_names_are_drawn_literally(new_instance, start_si
         assert "%s (orphan)" % name in texts, (name, texts)  # the very characters, not a rendering of them
     step = h.run_step("capacity-report", {})
     assert step.ok, step.stdout + step.stderr
+
+
+def test_the_default_history_never_follows_a_symlinked_folder_out_of_dip_home(new_instance, tmp_path):
+    dip_home, _ = new_instance()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (dip_home / "local").mkdir(exist_ok=True)
+    (dip_home / "local" / "node-ops").symlink_to(outside)  # planted by whoever can write DIP_HOME
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json")
+    assert out.returncode in (0, 1), out.stderr
+    report = json.loads(out.stdout)
+    assert list(outside.iterdir()) == []
+    assert any("history" in e and "not a real folder" in e for e in report["errors"]), report["errors"]
+    (dip_home / "local" / "node-ops").unlink()
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json")
+    assert out.returncode == 0 and list((dip_home / "local" / "node-ops" / "history").glob("capacity-*.csv"))
