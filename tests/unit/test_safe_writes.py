@@ -293,3 +293,101 @@ def test_kill_9_in_the_middle_of_a_replace_leaves_old_or_new_content(tmp_path):
         assert data in (b"A" * (4 << 20), b"B" * (4 << 20))
         for name in leftovers(tmp_path):  # a killed run may leave its temporary file, never a half target
             os.unlink(tmp_path / name)
+
+
+# ---- a real race: a second process flips a folder and a symlink out of DIP_HOME ---------
+_FLIPPER = """
+import itertools, os, sys, time
+real, target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+aside = real + ".aside"
+junk = itertools.count()
+
+
+def put(make):  # whatever the other process created at ``real`` in a gap goes aside (still inside)
+    while True:
+        if os.path.lexists(real):
+            os.rename(real, "%s.junk%d" % (real, next(junk)))
+        try:
+            return make()
+        except OSError:
+            continue
+
+
+end = time.time() + seconds
+flips = 0
+print("flipping", flush=True)
+while time.time() < end:
+    os.rename(real, aside)
+    put(lambda: os.symlink(target, real))
+    time.sleep(0.0005)
+    os.unlink(real)
+    put(lambda: os.rename(aside, real))
+    flips += 1
+    time.sleep(0.0002)
+print(flips, flush=True)
+"""
+RACE_SECONDS = 1.2
+
+
+def _race(folder, outside, attempt):
+    """Run ``attempt()`` in a loop while ``folder`` flips between itself and a symlink to ``outside``."""
+    flipper = subprocess.Popen([sys.executable, "-c", _FLIPPER, str(folder), str(outside), str(RACE_SECONDS)],
+                               stdout=subprocess.PIPE)
+    try:
+        assert flipper.stdout.readline().strip() == b"flipping"
+        attempts = refused = 0
+        while flipper.poll() is None:
+            attempts += 1
+            try:
+                attempt()
+            except OSError:  # the flip caught mid-way: refused (symlink) or not found, never followed
+                refused += 1
+        flips = int(flipper.stdout.readline() or 0)
+    finally:
+        flipper.wait()
+        flipper.stdout.close()
+    assert flipper.returncode == 0 and flips > 100, "the flipper stopped early"
+    return attempts, refused
+
+
+def test_config_flipped_to_a_symlink_never_makes_the_fix_write_outside(tmp_path):
+    d = DipProperties(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "dip.properties").write_text("bait=1\n")
+    config = d.dip_home / "config"
+    real_fd = os.open(str(config), os.O_RDONLY | os.O_DIRECTORY)  # the real folder, wherever it is renamed
+
+    def attempt():
+        fd = os.open("dip.properties", os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW, dir_fd=real_fd)
+        os.write(fd, b"logging.level=INFO\n")  # undo the fix: every attempt has something to write
+        os.close(fd)
+        dip_fix(d.dip_home)
+
+    try:
+        attempts, _ = _race(config, outside, attempt)
+    finally:
+        os.close(real_fd)
+    assert attempts > 20
+    assert [p.name for p in outside.iterdir()] == ["dip.properties"]
+    assert (outside / "dip.properties").read_text() == "bait=1\n"
+
+
+def test_the_history_folder_flipped_to_a_symlink_never_leads_outside(tmp_path):
+    from nodeops.context import Context
+
+    dip_home = tmp_path / "dss_data"
+    (dip_home / "local" / "node-ops" / "history").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    (outside / "history").mkdir(parents=True)
+    ctx = Context(dip_home=dip_home, history_dir=dip_home / "local" / "node-ops" / "history")
+    report = Report(operation="capacity-report", title="t", generated_at_ms=NOW_MS)
+    snapshots = iter(range(10 ** 6))
+
+    def attempt():
+        store = history.open_store(ctx, report, history.FOLDER_NAME, "capacity-report")
+        history.append(store, history.Snapshot(NOW_MS + next(snapshots), fs_size=10, fs_used=1, fs_free=9))
+
+    attempts, _ = _race(dip_home / "local" / "node-ops", outside, attempt)
+    assert attempts > 20
+    assert list((outside / "history").iterdir()) == []
