@@ -58,8 +58,8 @@ GB = 1000 ** 3
 DAY_MS = 24 * 3600 * 1000
 MAX_JOB_LOGS = 1000
 MAX_LOG_AGE_DAYS = 60
-TIMELINES_PROJECTS = 100
-TIMELINES_LINE = "dku.internalDatabases.timeline=CACHE_SIZE=1024"
+TIMELINES_PROJECTS = fixes.TIMELINES_PROJECTS
+TIMELINES_LINE = fixes.TIMELINES_LINE
 #: Scenario steps that do the maintenance, by purpose: node-ops steps, and node-ops
 #: macros run through a "run macro" step.
 MAINTENANCE = {
@@ -99,7 +99,7 @@ class Facts:
 # ---- facts -----------------------------------------------------------------------------
 def _read_lines(path):
     try:
-        with open(str(path), encoding="utf-8") as f:
+        with open(str(path), encoding="utf-8", errors="surrogateescape") as f:
             return f.read().splitlines()
     except OSError:
         return []
@@ -259,30 +259,28 @@ def check_cgroups(f):
     return out
 
 
-def timelines_line(lines):
-    for line in lines:
-        if re.match(r"\s*dku\.internalDatabases\.timeline\s*=.*CACHE_SIZE\s*=", line):
-            return line.strip()
-    return None
-
-
 def check_timelines(f):
-    line = timelines_line(f.dip_properties)
+    t = fixes.timelines(f.dip_properties)
     n = len(f.project_keys)
     if n < TIMELINES_PROJECTS:
         return [Finding("PASS", "Timelines cache", evidence="%d projects (the cache matters from %d)"
                         % (n, TIMELINES_PROJECTS), id="timelines.cache", link=LINKS["timelines"])]
-    if line:
-        return [Finding("PASS", "Timelines cache set", evidence="%d projects; dip.properties: %s" % (n, line),
+    if t.cache_set:
+        return [Finding("PASS", "Timelines cache set", evidence="%d projects; dip.properties: %s" % (n, t.line.strip()),
                         id="timelines.cache", link=LINKS["timelines"])]
-    return [Finding("WARN", "Timelines cache not set for %d projects" % n,
-                    evidence="config/dip.properties has no dku.internalDatabases.timeline=CACHE_SIZE=... line",
-                    recommendation="Add %s to config/dip.properties and restart DSS (apply_fixes writes it)."
-                                   % TIMELINES_LINE, id="timelines.cache", link=LINKS["timelines"])]
+    if t.index is None:
+        evidence = "config/dip.properties has no %s=CACHE_SIZE=... line" % fixes.TIMELINES_KEY
+        fix = "Add %s to config/dip.properties" % TIMELINES_LINE
+    else:  # the last line of the key wins: it is the one to complete
+        evidence = "the effective line of config/dip.properties has no CACHE_SIZE: %s" % t.line.strip()
+        fix = "Add %s=%s to that line's settings (';'-separated)" % fixes.CACHE_SETTING
+    return [Finding("WARN", "Timelines cache not set for %d projects" % n, evidence=evidence,
+                    recommendation="%s and restart DSS (apply_fixes %s)."
+                                   % (fix, "writes it" if not t.problem else "cannot: " + t.problem),
+                    id="timelines.cache", link=LINKS["timelines"])]
 
 
-def recommended_activities(users):
-    return max(5, min(50, users if users else 5))
+recommended_activities = fixes.recommended_activities
 
 
 def check_parallelism(f):
@@ -519,5 +517,7 @@ def run(ctx, params, progress=None) -> Report:
         report.failure = "%s: %d check(s) at %s or above: %s" % (TITLE, len(failing), params.fail_severity,
                                                                  "; ".join("%s %s" % (c.severity, c.title)
                                                                            for c in failing[:10]))
+    if not report.failure:  # a fix asked for and not applied: the run had errors
+        report.fail_on_errors(TITLE)
     report.notes.append("Audit time: %.2f s of CPU." % (time.process_time() - started))
     return report

@@ -15,11 +15,12 @@ the filesystem reaches :data:`FULL_PERCENT` at that pace.
 import csv
 import datetime as _dt
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import dssapi
+from . import dssapi, safefs
 from .errors import Unavailable
 
 FOLDER_NAME = "node_ops_capacity_history"
@@ -91,21 +92,45 @@ def parse(text) -> List[Snapshot]:
 
 # ---- where the files live ----------------------------------------------------------------
 class LocalStore:
-    """History files in a local folder (command line)."""
+    """History files in a local folder (command line). With ``root`` (DIP_HOME) and a
+    folder below it, every folder from ``root`` down is opened without following
+    symlinks (a planted link never leads a root run outside DIP_HOME); the files are
+    read and replaced through :mod:`nodeops.safefs` (a symlinked file is refused)."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, root=None):
         self.directory = Path(directory)
         self.where = str(self.directory)
+        self._root, self._names = self.directory, ()
+        if root is not None:
+            try:
+                self._root, self._names = Path(root), self.directory.relative_to(root).parts
+            except ValueError:  # not below root: the folder the administrator chose, as it is
+                pass
+
+    def _folder(self, create):
+        if create and not self._names:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        return safefs.open_folder(self._root, *self._names, create=create)
 
     def read(self, name) -> str:
-        path = self.directory / name
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
+        try:
+            fd = self._folder(create=False)
+        except FileNotFoundError:
+            return ""
+        try:
+            data, _ = safefs.read_file(name, dir_fd=fd)
+        finally:
+            os.close(fd)
+        return data.decode("utf-8") if data is not None else ""
 
     def write(self, name, text):
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / (name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(self.directory / name)
+        """Replace (or create, mode 0644 less the umask) ``name`` atomically: a new random
+        temporary file (O_EXCL, O_NOFOLLOW), renamed over it; a symlink is refused."""
+        fd = self._folder(create=True)
+        try:
+            safefs.atomic_replace(name, text.encode("utf-8"), mode=0o644, dir_fd=fd)
+        finally:
+            os.close(fd)
 
 
 class FolderStore:
@@ -128,7 +153,7 @@ def open_store(ctx, report, folder_name, step_id):
     a local folder on the command line; in DSS, the managed folder ``folder_name`` of
     the current project, which only the step (``step_id``) creates."""
     if ctx.history_dir is not None:
-        return LocalStore(ctx.history_dir)
+        return LocalStore(ctx.history_dir, root=ctx.dip_home)
     if ctx.client is None or not ctx.project_key:
         report.notes.append("No history kept: no DSS project and no local history folder.")
         return None

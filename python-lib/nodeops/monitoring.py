@@ -12,6 +12,7 @@ network call has a timeout.
 
 import csv
 import datetime as _dt
+import hashlib
 import io
 import os
 import re
@@ -19,7 +20,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import datadir, dssapi, history, processes
+from . import datadir, dssapi, history, processes, safefs
 from .errors import ParameterError, Unavailable
 from .params import Param
 from .report import Column, Figure, Report, Table
@@ -81,6 +82,36 @@ class Metric:
 
 def _sanitize(text):
     return re.sub(r"[^A-Za-z0-9_-]+", "_", str(text)).strip("_") or "root"
+
+
+def graphite_paths(metrics) -> List[str]:
+    """The Graphite path of each metric, in order. Sanitising label values can give two
+    different metrics one path (mounts ``/var/lib`` and ``/var_lib`` both give ``var_lib``;
+    ``/`` and ``/root`` both give ``root``): each metric of such a clash, and only those,
+    gets a short hash of its name and raw labels appended (``var_lib_1a2b3c4d``), the same
+    from run to run. A path nobody else takes is left as it always was."""
+    base = [mt.graphite_path() for mt in metrics]
+    ids = [_identity(mt) for mt in metrics]
+    width = [0] * len(metrics)
+    for _ in range(4):  # 8, 16, then 64 hex digits: a hashed path that still clashes grows
+        paths = [b if w == 0 else "%s_%s" % (b, _digest(i)[:w]) for b, i, w in zip(base, ids, width)]
+        owners = {}
+        for path, ident in zip(paths, ids):
+            owners.setdefault(path, set()).add(ident)
+        clashing = [k for k, path in enumerate(paths) if len(owners[path]) > 1]
+        if not clashing:
+            break
+        for k in clashing:
+            width[k] = {0: 8, 8: 16}.get(width[k], 64)
+    return paths
+
+
+def _identity(mt):
+    return "\x00".join([mt.name] + ["%s=%s" % kv for kv in sorted(mt.labels.items())])
+
+
+def _digest(identity):
+    return hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # ---- collection ---------------------------------------------------------------------------
@@ -185,7 +216,8 @@ def default_prefix():
 
 
 def send_graphite(metrics, host, port, prefix, now_s):
-    lines = "".join("%s.%s %s %d\n" % (prefix, mt.graphite_path(), _num(mt.value), now_s) for mt in metrics)
+    lines = "".join("%s.%s %s %d\n" % (prefix, path, _num(mt.value), now_s)
+                    for mt, path in zip(metrics, graphite_paths(metrics)))
     with socket.create_connection((host, port), timeout=NETWORK_TIMEOUT_S) as sock:
         sock.settimeout(NETWORK_TIMEOUT_S)
         sock.sendall(lines.encode("ascii"))
@@ -197,7 +229,7 @@ def _num(v):
 
 
 def write_prometheus(metrics, path):
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry()
     gauges = {}
@@ -208,7 +240,10 @@ def write_prometheus(metrics, path):
             gauges[name] = Gauge(name, "%s (%s)" % (mt.name, mt.unit or "value"), labels, registry=registry)
         g = gauges[name]
         (g.labels(**mt.labels) if labels else g).set(mt.value)
-    write_to_textfile(path, registry)  # written to a temporary file, then renamed
+    # Not prometheus_client.write_to_textfile: its temporary name (<path>.<pid>.<thread>) is
+    # predictable and opened following symlinks. safefs: a random O_EXCL|O_NOFOLLOW temporary
+    # file, the file's mode and owner kept (0644 when new: node_exporter reads it), a symlink refused.
+    safefs.atomic_replace(path, generate_latest(registry), mode=0o644)
     return len(metrics)
 
 

@@ -1,7 +1,9 @@
 """capacity-report end to end: macro and step run as DSS runs them, the CLI, through the real client."""
 
+import html as _html
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -123,3 +125,42 @@ def test_cli_against_url_checks_the_key_owner(sim):
 def test_cli_refuses_a_folder_that_is_not_a_data_dir(tmp_path):
     out = _cli("capacity-report", "--dip-home", str(tmp_path))
     assert out.returncode == 2 and "does not look like a DSS data directory" in out.stderr
+
+
+MATH_NAMES = (r"$\undefinedmacro$", "$x^2$ and $y$", "cost $5", r"back\slash \$")
+
+
+def test_dollar_signs_in_folder_names_are_drawn_literally(new_instance, start_sim):
+    """Chart labels never go through matplotlib's mathtext: a folder named like TeX math
+    neither breaks the report (macro and step) nor is drawn as math."""
+    from dssbench.harness import Harness
+
+    dip_home, model = new_instance()
+    for i, name in enumerate(MATH_NAMES):  # orphan project folders: labels of the "by project" chart
+        (dip_home / "managed_datasets" / name).mkdir(parents=True)
+        (dip_home / "managed_datasets" / name / "data").write_bytes(b"x" * (1 << (16 + i)))
+    h = Harness(start_sim(dip_home, model))
+    macro = h.run_macro("capacity-report", {"top_n": 1000})
+    assert macro.ok, macro.traceback
+    svg = macro.result[macro.result.index("<svg"):]
+    texts = [_html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg, re.S)]
+    for name in MATH_NAMES:
+        assert "%s (orphan)" % name in texts, (name, texts)  # the very characters, not a rendering of them
+    step = h.run_step("capacity-report", {})
+    assert step.ok, step.stdout + step.stderr
+
+
+def test_the_default_history_never_follows_a_symlinked_folder_out_of_dip_home(new_instance, tmp_path):
+    dip_home, _ = new_instance()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (dip_home / "local").mkdir(exist_ok=True)
+    (dip_home / "local" / "node-ops").symlink_to(outside)  # planted by whoever can write DIP_HOME
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json")
+    assert out.returncode in (0, 1), out.stderr
+    report = json.loads(out.stdout)
+    assert list(outside.iterdir()) == []
+    assert any("history" in e and "not a real folder" in e for e in report["errors"]), report["errors"]
+    (dip_home / "local" / "node-ops").unlink()
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json")
+    assert out.returncode == 0 and list((dip_home / "local" / "node-ops" / "history").glob("capacity-*.csv"))

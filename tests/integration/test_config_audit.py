@@ -147,6 +147,46 @@ def test_timelines_cache_needed_from_100_projects_and_the_fix_is_idempotent(inst
     assert props.read_text() == text and len(list(props.parent.glob("dip.properties.node-ops-backup-*"))) == 1
 
 
+def test_an_existing_timelines_line_is_merged_into_not_overridden(instance):
+    sim = instance(projects=many_projects(100), dip_properties={"dku.internalDatabases.timeline": "LOCK_TIMEOUT=60000",
+                                                                "logging.level": "INFO"})
+    props = sim.state.dip_home / "config" / "dip.properties"
+    original = props.read_text()
+    first = audit(sim)
+    assert checks(first, "timelines.") == {"timelines.cache": "WARN"}
+    assert "LOCK_TIMEOUT=60000" in next(f["evidence"] for f in first["findings"] if f["id"] == "timelines.cache")
+    fixed = audit(sim, "--apply-fixes", "true")
+    assert checks(fixed, "timelines.") == {"timelines.cache": "PASS"}
+    timeline_lines = [l for l in props.read_text().splitlines() if l.startswith("dku.internalDatabases.timeline")]
+    assert timeline_lines == ["dku.internalDatabases.timeline=LOCK_TIMEOUT=60000;CACHE_SIZE=1024"]
+    assert props.read_text() == original.replace("LOCK_TIMEOUT=60000", "LOCK_TIMEOUT=60000;CACHE_SIZE=1024")
+    (change,) = next(t for t in fixed["tables"] if t["key"] == "changes")["rows"]
+    assert change["before"] == "dku.internalDatabases.timeline=LOCK_TIMEOUT=60000" and \
+        change["after"] == timeline_lines[0]
+
+
+def test_a_timelines_line_it_cannot_merge_and_a_symlinked_dip_properties_are_reported(instance, tmp_path):
+    sim = instance(projects=many_projects(100), dip_properties={"dku.internalDatabases.timeline": "garbage"})
+    props = sim.state.dip_home / "config" / "dip.properties"
+    original = props.read_text()
+    out = nodeops_cli.run("config-audit", "--format", "json", "--dip-home", sim.state.dip_home, "--url", sim.url,
+                          "--api-key", sim.api_key("admin"), "--apply-fixes", "true")
+    assert out.returncode == 1, out.stderr  # ran, with an error: the fix was not applied
+    report = json.loads(out.stdout)
+    assert any("config/dip.properties not changed" in e and "NAME=value" in e for e in report["errors"])
+    assert props.read_text() == original and sorted(p.name for p in props.parent.glob("dip.properties*")) == \
+        ["dip.properties"]
+    real = tmp_path / "elsewhere.properties"
+    real.write_text("logging.level=INFO\n")
+    props.unlink()
+    props.symlink_to(real)
+    out = nodeops_cli.run("config-audit", "--format", "json", "--dip-home", sim.state.dip_home, "--url", sim.url,
+                          "--api-key", sim.api_key("admin"), "--apply-fixes", "true")
+    assert out.returncode == 1, out.stderr
+    assert any("symbolic link" in e for e in json.loads(out.stdout)["errors"])
+    assert props.is_symlink() and real.read_text() == "logging.level=INFO\n"
+
+
 def test_activity_limits_pass_warn_fail_and_fix(instance, default):
     assert set(checks(audit(default), "limits.").values()) == {"PASS"}
     sim = instance(general_settings={"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 20})

@@ -1,7 +1,7 @@
-"""The audit's dip.properties fix: atomic (a crash mid-write leaves the original intact)
-and idempotent; and the disk check on filesystems this machine does not have."""
-
-import os
+"""The audit's dip.properties fix: the timelines line added, or merged into an existing one
+(never a second line that overrides it), idempotent; the audit reading the line Java keeps;
+and the disk check on filesystems this machine does not have. How the file is written
+(symlinks, modes, owners, full disks, kill -9): tests/unit/test_safe_writes.py."""
 
 import pytest
 
@@ -10,34 +10,49 @@ from nodeops import audit, datadir, fixes
 GB = 1000 ** 3
 
 
-def test_add_line_keeps_a_backup_and_appends(tmp_path):
-    props = tmp_path / "dip.properties"
-    props.write_text("a=1\nb=2")  # no final newline
-    backup = fixes.add_line(props, "c=3")
-    assert props.read_text() == "a=1\nb=2\nc=3\n"
-    assert open(backup).read() == "a=1\nb=2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dip.properties", os.path.basename(backup)])
+KEY = "dku.internalDatabases.timeline"
 
 
-@pytest.mark.parametrize("crash_at", ["write", "fsync", "replace"])
-def test_a_crash_mid_write_leaves_the_original_intact(tmp_path, monkeypatch, crash_at):
-    props = tmp_path / "dip.properties"
-    props.write_text("a=1\n")
-    real = {"write": os.write, "fsync": os.fsync, "replace": os.replace}
-    calls = {"n": 0}
+@pytest.mark.parametrize("before,after", [
+    ("", KEY + "=CACHE_SIZE=1024\n"),
+    ("a=1\nb=2", "a=1\nb=2\n" + KEY + "=CACHE_SIZE=1024\n"),  # no final newline
+    ("a=1\r\n", "a=1\r\n" + KEY + "=CACHE_SIZE=1024\r\n"),
+    ("#" + KEY + "=LOCK_TIMEOUT=1\n", "#" + KEY + "=LOCK_TIMEOUT=1\n" + KEY + "=CACHE_SIZE=1024\n"),  # a comment
+    # an existing line without CACHE_SIZE is completed in place, never overridden by a second line
+    (KEY + "=LOCK_TIMEOUT=60000\nb=2\n", KEY + "=LOCK_TIMEOUT=60000;CACHE_SIZE=1024\nb=2\n"),
+    ("  " + KEY + " : A=1 ;B=2;  \r\n", "  " + KEY + " : A=1 ;B=2;CACHE_SIZE=1024\r\n"),
+    (KEY + "=\n", KEY + "=CACHE_SIZE=1024\n"),
+    # the last line of a key is the one Java keeps: that is the one completed
+    (KEY + "=CACHE_SIZE=64\n" + KEY + "=A=1\n", KEY + "=CACHE_SIZE=64\n" + KEY + "=A=1;CACHE_SIZE=1024\n"),
+    (KEY + "=A=1;cache_size=64\n", None),  # already set (H2 setting names ignore case)
+])
+def test_the_timelines_line_is_added_or_merged_into(before, after):
+    assert fixes.merged(before) == after
+    if after is not None:
+        effective = fixes.timelines(fixes.split_lines(after))
+        assert effective.cache_set and fixes.merged(after) is None  # idempotent
 
-    def crash(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:  # the first call writes the backup; the second one is the real file
-            raise OSError(5, "simulated crash during %s" % crash_at)
-        return real[crash_at](*args, **kwargs)
 
-    monkeypatch.setattr(os, crash_at, crash)
-    with pytest.raises(OSError):
-        fixes.add_line(props, "c=3")
-    monkeypatch.undo()
-    assert props.read_text() == "a=1\n"
-    assert not [p for p in tmp_path.iterdir() if ".node-ops-tmp-" in p.name]  # no half-written file left
+@pytest.mark.parametrize("text,why", [
+    (KEY + "=A=1;\\\n  B=2\n", "several lines"),
+    (KEY + "=A=\\u0031\n", "escapes"),
+    (KEY + "=garbage\n", "not a list of NAME=value"),
+])
+def test_a_timelines_line_that_cannot_be_merged_safely_is_reported(text, why):
+    with pytest.raises(fixes.FixRefused, match=why):
+        fixes.merged(text)
+
+
+def test_the_audit_reads_the_line_java_keeps():
+    later = [KEY + "=CACHE_SIZE=1024", KEY + "=LOCK_TIMEOUT=1"]
+    facts = audit.Facts(dip_home=None, now_ms=0, heaps={}, users=None, ram=0, settings=None, settings_source="",
+                        dip_properties=later, project_keys=["P%d" % i for i in range(100)], fs=None)
+    (finding,) = audit.check_timelines(facts)
+    assert finding.severity == "WARN" and "LOCK_TIMEOUT=1" in finding.evidence
+    facts.dip_properties = list(reversed(later))
+    assert audit.check_timelines(facts)[0].severity == "PASS"
+    facts.dip_properties = ["#" + KEY + "=CACHE_SIZE=1024", KEY + "=FOO_CACHE_SIZE=1"]
+    assert audit.check_timelines(facts)[0].severity == "WARN"
 
 
 def fs(size_gb, free_percent, inodes_used_percent):
