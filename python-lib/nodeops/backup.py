@@ -227,7 +227,7 @@ def _info(name, st, kind, linkname=""):
     info.mode = stat.S_IMODE(st.st_mode)
     info.uid, info.gid = st.st_uid, st.st_gid
     info.uname, info.gname = _owner_name("u", st.st_uid), _owner_name("g", st.st_gid)
-    info.mtime = st.st_mtime
+    info.mtime = int(st.st_mtime)  # whole seconds, as tar does: no PAX header per member
     info.size = st.st_size if kind == tarfile.REGTYPE else 0
     info.linkname = linkname
     return info
@@ -402,7 +402,7 @@ class _Reader:
     as it goes, so memory does not grow with the number of members."""
 
     def __init__(self, fd, label):
-        self.fd, self.label, self.tf, self.proc, self.err = fd, label, None, None, None
+        self.fd, self.label, self.tf, self.proc, self.err, self.gz = fd, label, None, None, None, None
         magic = os.pread(fd, 4, 0)
         if magic[:2] == _GZIP_MAGIC:
             self.kind = "gzip"
@@ -418,8 +418,9 @@ class _Reader:
         self.close()
         os.lseek(self.fd, 0, os.SEEK_SET)
         try:
-            if self.kind == "gzip":
-                self.tf = tarfile.open(fileobj=io.FileIO(self.fd, "rb", closefd=False), mode="r|gz")
+            if self.kind == "gzip":  # GzipFile, not tarfile's "r|gz", which copies its buffer on every read
+                self.gz = gzip.GzipFile(fileobj=io.BufferedReader(io.FileIO(self.fd, "rb", closefd=False), CHUNK))
+                self.tf = tarfile.open(fileobj=self.gz, mode="r|")
             else:
                 self.err = tempfile.TemporaryFile()
                 self.proc = subprocess.Popen(["zstd", "-q", "-d", "-c"], stdin=self.fd, stdout=subprocess.PIPE,
@@ -444,6 +445,9 @@ class _Reader:
         if self.tf is not None:
             self.tf.close()
             self.tf = None
+        if self.gz is not None:
+            self.gz.close()
+            self.gz = None
         if self.proc is not None:
             self.proc.stdout.close()
             if self.proc.poll() is None:
@@ -497,6 +501,11 @@ _KIND_WORDS = {"f": "a file", "d": "a folder", "i": "a folder", "s": "a symbolic
                "x": "a device or FIFO"}
 
 
+def _key(name):
+    """A member name as SQLite stores it: bytes (names need not be UTF-8)."""
+    return name.encode("utf-8", "surrogateescape")
+
+
 class _Members:
     """The members of an archive seen so far, by normalised name, in a private temporary
     on-disk SQLite database (memory stays flat in the number of members). Checks each new
@@ -505,7 +514,7 @@ class _Members:
     def __init__(self):
         self.db = sqlite3.connect("")  # a private temporary database, deleted on close
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
-                              "CREATE TABLE m(name TEXT PRIMARY KEY, kind TEXT, size INT, sha TEXT, seen INT)"
+                              "CREATE TABLE m(name BLOB PRIMARY KEY, kind TEXT, size INT, sha TEXT, seen INT)"
                               " WITHOUT ROWID;")
         self.last_parent = []
 
@@ -513,7 +522,14 @@ class _Members:
         self.db.close()
 
     def get(self, name):
-        return self.db.execute("SELECT kind, size, sha, seen FROM m WHERE name=?", (name,)).fetchone()
+        return self.db.execute("SELECT kind, size, sha, seen FROM m WHERE name=?", (_key(name),)).fetchone()
+
+    def unseen_files(self):
+        for (key,) in self.db.execute("SELECT name FROM m WHERE kind='f' AND seen=0"):
+            yield key.decode("utf-8", "surrogateescape")
+
+    def see(self, name):
+        self.db.execute("UPDATE m SET seen=1 WHERE name=?", (_key(name),))
 
     def _ancestors(self, parts):
         common = 0
@@ -525,7 +541,7 @@ class _Members:
             prefix = "/".join(parts[:i])
             row = self.get(prefix)
             if row is None:
-                self.db.execute("INSERT INTO m(name, kind) VALUES (?, 'i')", (prefix,))
+                self.db.execute("INSERT INTO m(name, kind) VALUES (?, 'i')", (_key(prefix),))
             elif row[0] not in ("d", "i"):
                 self.last_parent = []
                 return "%r is below %r, which is %s in the archive" % ("/".join(parts), prefix, _KIND_WORDS[row[0]])
@@ -555,15 +571,15 @@ class _Members:
         row = self.get(name)
         if row is not None:
             if row[0] == "i" and kind == "d":
-                self.db.execute("UPDATE m SET kind='d' WHERE name=?", (name,))
+                self.db.execute("UPDATE m SET kind='d' WHERE name=?", (_key(name),))
                 return name, None
             return None, "%r appears twice in the archive (%s, then %s)" % (member.name, _KIND_WORDS[row[0]],
                                                                            _KIND_WORDS[kind])
-        self.db.execute("INSERT INTO m(name, kind, seen) VALUES (?, ?, 0)", (name, kind))
+        self.db.execute("INSERT INTO m(name, kind, seen) VALUES (?, ?, 0)", (_key(name), kind))
         return name, None
 
     def hashed(self, name, size, sha):
-        self.db.execute("UPDATE m SET size=?, sha=? WHERE name=?", (size, sha, name))
+        self.db.execute("UPDATE m SET size=?, sha=? WHERE name=?", (size, sha, _key(name)))
 
 
 def _manifest_entries(spool, legacy):
@@ -683,11 +699,11 @@ def _scan(reader):
                         problems.add("%s: content differs from the manifest (size %s, expected %d)"
                                      % (path, row[1], size))
                     else:
-                        members.db.execute("UPDATE m SET seen=1 WHERE name=?", (name,))
+                        members.see(name)
             except ValueError as e:
                 result.fatal = "%s: manifest unreadable: %s" % (reader.label, e)
             if result.fatal is None:
-                for (name,) in members.db.execute("SELECT name FROM m WHERE kind='f' AND seen=0"):
+                for name in members.unseen_files():
                     problems.add("%s: in the archive, not in the manifest" % name)
             spool.close()
     finally:
@@ -1102,6 +1118,8 @@ def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now
     done = False
     try:
         fcntl.flock(out_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if not _same_file(os.fstat(out_fd), os.stat(partial, dir_fd=dir_fd, follow_symlinks=False)):
+            raise OSError(errno.ESTALE, "%s was removed or replaced by another process" % partial)
         os.fchmod(out_fd, 0o600)
         source_fd = os.open(str(source), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:

@@ -88,6 +88,20 @@ def test_round_trip_is_byte_identical(inst, tmp_path, scope, compression):
     assert os.stat(restored / "params.json").st_ino == os.stat(restored / "params-hardlink.json").st_ino
 
 
+def test_non_utf8_names_round_trip(tmp_path):
+    dip = _config_home(tmp_path, 1, 10)
+    odd = os.fsencode(dip / "config" / "projects") + b"/caf\xe9-\xff.json"
+    with open(odd, "wb") as f:
+        f.write(b"latin-1 name")
+    report = _run(dip, tmp_path / "b")
+    assert report.failure is None
+    (archive,) = (tmp_path / "b").iterdir()
+    assert backup.verify(archive).problems == []
+    backup.restore(archive, tmp_path / "r", dry_run=False)
+    restored = os.fsencode(tmp_path / "r" / "config" / "projects") + b"/caf\xe9-\xff.json"
+    assert open(restored, "rb").read() == b"latin-1 name"
+
+
 def test_one_corrupt_byte_is_detected(inst, tmp_path):
     target = tmp_path / "backups"
     assert cli("backup", "--dip-home", str(inst), "--target-dir", str(target)).returncode == 0

@@ -15,7 +15,7 @@ from dssbench.archives import craft, member
 from nodeops import backup
 from nodeops.errors import NodeOpsError
 
-COMPONENTS = st.sampled_from(["a", "b", "lnk", ".", "..", "", "victim"])
+COMPONENTS = st.sampled_from(["a", "b", "lnk", ".", "..", "", "victim", "caf\udce9"])
 NAMES = st.builds(lambda lead, parts, trail: lead + "/".join(parts) + trail,
                   st.sampled_from(["", "", "./", "/"]), st.lists(COMPONENTS, min_size=1, max_size=4),
                   st.sampled_from(["", "", "/", "//"]))
