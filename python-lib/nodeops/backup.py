@@ -935,16 +935,25 @@ class Archive:
     legacy: bool  # written before the identity member existed: its manifest is read before deleting it
 
 
+def _open_listed(dir_fd, name, st):
+    """A read-only descriptor of the file ``name`` of the folder ``dir_fd``, still the one
+    listed as ``st`` (never following a link), or OSError."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    if not _same_file(os.fstat(fd), st):
+        os.close(fd)
+        raise OSError(errno.ESTALE, "replaced since it was listed")
+    return fd
+
+
 def _identify(dir_fd, name, st, deep):
-    """None if the file is a node-ops archive (the identity member, or for the previous format
-    its root folder and, if ``deep``, its manifest), else why not."""
+    """(None if the file is a node-ops archive else why not, whether it has the previous format).
+    Node-ops archives start with the identity member; those of the previous format start with
+    their root folder and, if ``deep``, their manifest is read."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = _open_listed(dir_fd, name, st)
     except OSError as e:
         return "cannot be opened: %s" % (e.strerror or e), False
     try:
-        if not _same_file(os.fstat(fd), st):
-            return "replaced while read", False
         reader = _Reader(fd, name)
         try:
             first = next(reader.members(), None)
@@ -957,40 +966,20 @@ def _identify(dir_fd, name, st, deep):
                 return "not a node-ops archive (unexpected first member)", False
             if not deep:
                 return None, True
-        finally:
-            reader.close()
-    except (NodeOpsError, ValueError) + _READ_ERRORS as e:
-        return "not a node-ops archive (%s)" % e, False
-    finally:
-        os.close(fd)
-    return _legacy_manifest(dir_fd, name, st), True
-
-
-def _legacy_manifest(dir_fd, name, st):
-    """None if the previous-format archive has a readable manifest, else why not."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError as e:
-        return "cannot be opened: %s" % (e.strerror or e)
-    try:
-        if not _same_file(os.fstat(fd), st):
-            return "replaced while read"
-        reader = _Reader(fd, name)
-        try:
             for member in reader.members():
                 if member.name == LEGACY_MANIFEST and member.isreg():
                     with tempfile.TemporaryFile() as spool:
                         shutil.copyfileobj(reader.data(member), spool, CHUNK)
                         for _ in _manifest_entries(spool, True):
                             pass
-                    return None
+                    return None, True
+            return "no manifest", True
         finally:
             reader.close()
     except (NodeOpsError, ValueError) + _READ_ERRORS as e:
-        return "manifest unreadable (%s)" % e
+        return "not a node-ops archive, or its manifest is unreadable (%s)" % e, False
     finally:
         os.close(fd)
-    return "no manifest"
 
 
 def list_archives(folder, deep=True, dir_fd=None):
@@ -1247,17 +1236,18 @@ def _retention(report, target, dir_fd, new_name, params):
                   % (new_name, check.problems[0]))
             return
         for a in doomed:
-            why = _legacy_manifest(dir_fd, a.name, a.st) if a.legacy else None
-            try:
-                if why is None and not _same_file(os.stat(a.name, dir_fd=dir_fd, follow_symlinks=False), a.st):
-                    why = "replaced since it was checked"
-                if why is None:
-                    os.unlink(a.name, dir_fd=dir_fd)
-                    deleted += 1
-            except OSError as e:
-                why = e.strerror or str(e)
+            why = _identify(dir_fd, a.name, a.st, deep=True)[0] if a.legacy else None  # its manifest, before deleting
             if why:
-                report.errors.append("%s not deleted: %s" % (a.name, why))
+                report.notes.append("%s kept, never deleted: %s" % (a.name, why))
+                continue
+            try:
+                if not _same_file(os.stat(a.name, dir_fd=dir_fd, follow_symlinks=False), a.st):
+                    report.notes.append("%s kept: replaced since it was checked" % a.name)
+                    continue
+                os.unlink(a.name, dir_fd=dir_fd)
+                deleted += 1
+            except OSError as e:
+                report.errors.append("%s not deleted: %s" % (a.name, e.strerror or e))
     report.summary.append(Figure("deleted", "Would delete" if params.dry_run else "Deleted",
                                  len(doomed) if params.dry_run else deleted, "count"))
 

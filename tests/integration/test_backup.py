@@ -20,6 +20,7 @@ import time
 import pytest
 
 from dssbench import cli as nodeops_cli
+from dssbench.archives import craft, member
 from dssbench.harness import Harness
 from nodeops import backup
 from nodeops.context import Context
@@ -434,3 +435,17 @@ def test_bad_parameters(inst, tmp_path):
         with pytest.raises(ParameterError) as e:
             op.run(ctx_for(inst), op.parse(config))
         assert message in str(e.value)
+
+
+def test_previous_format_archives_are_deleted_only_with_a_readable_manifest(inst, tmp_path):
+    target = tmp_path / "backups"
+    target.mkdir()
+    now = dt.datetime.now()
+    good, bad = _name(now - dt.timedelta(days=3)), _name(now - dt.timedelta(days=4))
+    craft(target / good, [member("dir", "config"), member("file", "config/a", b"x")], manifest="legacy")
+    craft(target / bad, [member("dir", "config"), member("file", "config/a", b"x")], manifest=None)
+    listed, skipped = backup.list_archives(target)
+    assert [a.name for a in listed] == [good] and [n for n, _ in skipped] == [bad]
+    report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert report.failure is None and sorted(os.listdir(target)) == sorted([bad, _new_archive(report)])
+    assert any(n.startswith(bad + " kept, never deleted") for n in report.notes)

@@ -153,3 +153,14 @@ def test_bad_input_gets_a_node_ops_message_and_exit_code_2(tmp_path):
     assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3", "r4"))
     ok = _cli("backup-verify", "--archive", good)
     assert ok.returncode == 0 and json.loads(ok.stdout)["errors"] == []
+
+
+def test_a_truncated_archive_does_not_verify_and_is_not_restored(tmp_path):
+    archive = craft(tmp_path / "a.tar.gz", [member("dir", "config")] +
+                    [member("file", "config/f%d" % i, os.urandom(20000)) for i in range(5)])
+    data = archive.read_bytes()
+    archive.write_bytes(data[:len(data) // 2])
+    out = _cli("backup-verify", "--archive", archive)
+    assert out.returncode == 1 and "cannot be read to the end" in json.loads(out.stdout)["failure"]
+    out = _cli("backup-restore", "--archive", archive, "--into", tmp_path / "r", "--dry-run", "false")
+    assert out.returncode == 2 and "does not verify" in out.stderr and not (tmp_path / "r").exists()
