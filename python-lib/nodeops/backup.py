@@ -765,21 +765,28 @@ class _Dirs:
         self.parent([])
 
 
+_ids = {}
+
+
 def _owner(member):
-    uid, gid = member.uid, member.gid
-    try:
-        uid = pwd.getpwnam(member.uname).pw_uid if member.uname else uid
-    except KeyError:
-        pass
-    try:
-        gid = grp.getgrnam(member.gname).gr_gid if member.gname else gid
-    except KeyError:
-        pass
-    return uid, gid
+    """(uid, gid) of a member: by user and group name where this host knows them (cached)."""
+    key = (member.uname, member.uid, member.gname, member.gid)
+    if key not in _ids:
+        uid, gid = member.uid, member.gid
+        try:
+            uid = pwd.getpwnam(member.uname).pw_uid if member.uname else uid
+        except KeyError:
+            pass
+        try:
+            gid = grp.getgrnam(member.gname).gr_gid if member.gname else gid
+        except KeyError:
+            pass
+        _ids[key] = (uid, gid)
+    return _ids[key]
 
 
 def _extract(reader, root_fd):
-    """Second pass: write every member relative to ``root_fd``; (entries written, folder attrs spooled)."""
+    """Second pass: write every member relative to ``root_fd``; the number of entries written."""
     dirs, links_dirs = _Dirs(root_fd), _Dirs(root_fd)
     as_root = os.geteuid() == 0
     pending = tempfile.TemporaryFile()  # folders' modes, applied once their content is written
