@@ -905,8 +905,11 @@ def restore(path, into, dry_run=True) -> Restored:
             if dry_run:
                 return result
             _check_into(into)
-            make_private_dirs(into)
-            root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                make_private_dirs(into)
+                root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as e:
+                raise NodeOpsError("--into %s cannot be created or opened: %s" % (into, e.strerror or e))
             try:
                 reader.rewind()
                 result.written = _extract(reader, root_fd)
@@ -1151,9 +1154,6 @@ def run(ctx, params, progress=None) -> Report:
     now = ctx.now()
     report = Report(operation=OPERATION_ID, title="Backup of %s" % dip_home, generated_at_ms=int(now.timestamp() * 1000),
                     dry_run=params.dry_run, params=dict(params))
-    target = Path(params.target_dir)
-    if make_private_dirs(target):
-        report.notes.append("created %s (mode 0700)" % target)
     if params.scope == "CONFIG":
         source, arc_root, excluded = dip_home / "config", "config", ()
     else:
@@ -1162,7 +1162,13 @@ def run(ctx, params, progress=None) -> Report:
             report.notes.append("WARNING: DSS is running: databases/ and timelines/ copied from a running node may "
                                 "be inconsistent. Back up the data directory with DSS stopped (command line) or "
                                 "from a filesystem snapshot.")
-    dir_fd = os.open(str(target), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    target = Path(params.target_dir)
+    try:
+        if make_private_dirs(target):
+            report.notes.append("created %s (mode 0700)" % target)
+        dir_fd = os.open(str(target), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise NodeOpsError("'target_dir' %s cannot be created or opened: %s" % (target, e.strerror or e))
     try:
         _clean_partials(dir_fd, report)
         try:

@@ -449,3 +449,14 @@ def test_previous_format_archives_are_deleted_only_with_a_readable_manifest(inst
     report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
     assert report.failure is None and sorted(os.listdir(target)) == sorted([bad, _new_archive(report)])
     assert any(n.startswith(bad + " kept, never deleted") for n in report.notes)
+
+
+def test_a_target_or_into_that_cannot_be_created_is_refused_with_a_message(inst, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    out = cli("backup", "--dip-home", str(inst), "--target-dir", str(tmp_path / "a-file" / "backups"))
+    assert out.returncode == 2 and "'target_dir'" in out.stderr and "cannot be created" in out.stderr
+    assert "Traceback" not in out.stderr
+    archive = craft(tmp_path / "a.tar.gz", [member("dir", "config"), member("file", "config/a", b"x")])
+    out = cli("backup-restore", "--archive", str(archive), "--into", str(tmp_path / "a-file" / "r"), "--dry-run",
+              "false")
+    assert out.returncode == 2 and "cannot" in out.stderr and "Traceback" not in out.stderr, out.stderr
