@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import datadir, dssapi, fixes, heaps, retention
+from . import backup, datadir, dssapi, fixes, heaps, retention
 from .errors import ParameterError, Unavailable
 from .params import Param
 from .report import Column, Figure, Finding, Report, Table
@@ -367,19 +367,23 @@ def check_backups(f, params):
                         link=LINKS["backups"])]
     d = params.backup_dir
     try:
-        entries = [e for e in os.scandir(d) if not e.name.startswith(".")]
+        archives, skipped = backup.list_archives(d)  # only archives node-ops wrote count
     except OSError as e:
         return [Finding("FAIL", "Backup folder unreadable", evidence="%s: %s" % (d, e.strerror or e),
                         recommendation="Check that backups land in this folder.", id="backups.age",
                         link=LINKS["backups"])]
-    if not entries:
-        return [Finding("FAIL", "No backup found", evidence="%s is empty" % d, recommendation="Schedule backups "
-                        "of DIP_HOME.", id="backups.age", link=LINKS["backups"])]
-    newest = max(e.stat(follow_symlinks=False).st_mtime for e in entries)
+    others = ("; %d other entr%s named like archives not counted (not node-ops archives: %s)"
+              % (len(skipped), "y" if len(skipped) == 1 else "ies", ", ".join(n for n, _ in skipped[:5]))
+              if skipped else "")
+    if not archives:
+        return [Finding("FAIL", "No backup found", evidence="no node-ops archive in %s%s" % (d, others),
+                        recommendation="Schedule backups of DIP_HOME.", id="backups.age", link=LINKS["backups"])]
+    entries = archives
+    newest = max(a.st.st_mtime for a in archives)
     age_h = (f.now_ms / 1000.0 - newest) / 3600.0
     out = [Finding("PASS" if age_h <= params.backup_max_age_hours else "FAIL", "Newest backup is %.1f h old" % age_h,
-                   evidence="%d backup(s) in %s; newest %s" % (len(entries), d,
-                                                               _dt.datetime.fromtimestamp(newest).isoformat(" ", "seconds")),
+                   evidence="%d backup(s) in %s; newest %s%s" % (len(entries), d, _dt.datetime.fromtimestamp(newest)
+                                                                 .isoformat(" ", "seconds"), others),
                    recommendation="" if age_h <= params.backup_max_age_hours else "The newest backup is older than "
                    "%d h: check the backup job." % params.backup_max_age_hours, id="backups.age", link=LINKS["backups"])]
     out.append(Finding("PASS" if len(entries) > 1 else "WARN", "%d point-in-time copies" % len(entries),

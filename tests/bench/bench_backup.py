@@ -4,6 +4,7 @@ small files (JSON-like text, about 100,000 files of 20 KB), archived by
 manifest) against ``tar -czf`` of the same tree, measured in the same run. The
 tree is built on a RAM disk when one is large enough."""
 
+import json
 import os
 import random
 import subprocess
@@ -12,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_purge import _timed_process
 from dssbench import cli as nodeops_cli
 
 FILES = 100_000
@@ -74,3 +76,48 @@ def bench_backup(workdir):
                      % (total / 1e9, FILES, sizes[1] / 1e6, sizes[0] / 1e6),
              "seconds": round(t_ours, 2), "baseline_seconds": round(t_tar, 2), "ratio": round(t_ours / t_tar, 3),
              "target": "<= 1.3", "baseline": "tar -czf of the same tree, warm cache (ours adds a sha256 manifest)"}]
+
+
+def make_small_files(root, count):
+    """A config-like tree of ``count`` small files (100 per folder)."""
+    (root / "config").mkdir(parents=True)
+    (root / "dss-version.json").write_text('{"product_version": "14.2.1"}')
+    body = b'{"type": "dataset", "params": {"connection": "filesystem_managed"}}\n' * 3
+    for i in range(count):
+        folder = root / "config" / "projects" / ("P%03d" % (i // 10000)) / ("d%03d" % ((i // 100) % 100))
+        if i % 100 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / ("obj%06d.json" % i)).write_bytes(body)
+
+
+def _peaks(tmp, count):
+    """Peak RSS (bytes) of backup, verify and restore of a tree of ``count`` small files."""
+    dip_home, target, into = Path(tmp) / "dss_data", Path(tmp) / "backups", Path(tmp) / "restored"
+    make_small_files(dip_home, count)
+    env = nodeops_cli.env()
+    _, backup_rss, _ = _timed_process(["backup", "--dip-home", str(dip_home), "--target-dir", str(target), "--scope",
+                                       "CONFIG", "--format", "json"], env)
+    (archive,) = target.iterdir()
+    _, verify_rss, out = _timed_process(["backup-verify", "--archive", str(archive), "--format", "json"], env)
+    if json.loads(out)["errors"]:
+        raise RuntimeError("verify failed: %s" % out[-2000:])
+    _, restore_rss, _ = _timed_process(["backup-restore", "--archive", str(archive), "--into", str(into),
+                                        "--dry-run", "false", "--format", "json"], env)
+    restored = sum(len(files) for _, _, files in os.walk(into))
+    if restored != count:
+        raise RuntimeError("restore wrote %d files, not %d" % (restored, count))
+    return {"backup": backup_rss, "backup-verify": verify_rss, "backup-restore": restore_rss}
+
+
+def bench_backup_memory(workdir, small=100_000):
+    """Peak RSS of backup, verify and restore at 2x the files vs 1x (target: at most 1.2x)."""
+    base = _base() or os.fspath(workdir)
+    peaks = {}
+    for count in (small, 2 * small):
+        with tempfile.TemporaryDirectory(prefix="nodeops-bench-backup-rss-", dir=base) as tmp:
+            peaks[count] = _peaks(tmp, count)
+    return [{"name": "%s peak RSS, %dk vs %dk files" % (op, 2 * small // 1000, small // 1000),
+             "seconds": round(peaks[2 * small][op] / 2 ** 20, 1), "baseline_seconds": round(peaks[small][op] / 2 ** 20, 1),
+             "ratio": round(peaks[2 * small][op] / peaks[small][op], 3), "target": "<= 1.2", "unit": "MiB",
+             "baseline": "peak RSS of the same operation on %dk files" % (small // 1000)}
+            for op in ("backup", "backup-verify", "backup-restore")]

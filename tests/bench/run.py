@@ -10,13 +10,14 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent / "python-lib")]
 
 from bench_audit import bench_audit  # noqa: E402
-from bench_backup import bench_backup  # noqa: E402
+from bench_backup import bench_backup, bench_backup_memory  # noqa: E402
 from bench_capacity_scan import bench_capacity_scan  # noqa: E402
 from bench_cull import bench_cull  # noqa: E402
 from bench_datadir import bench_datadir  # noqa: E402
 from bench_purge import bench_purge  # noqa: E402
 
-BENCHMARKS = (bench_datadir, bench_capacity_scan, bench_purge, bench_cull, bench_audit, bench_backup)
+BENCHMARKS = (bench_datadir, bench_capacity_scan, bench_purge, bench_cull, bench_audit, bench_backup,
+              bench_backup_memory)
 
 
 def main(argv=None):

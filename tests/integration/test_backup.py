@@ -2,18 +2,27 @@
 detected, retention on a synthetic calendar, out-of-space and inside-DIP_HOME refusals,
 the live-node warning, and the configuration audit reading the archives."""
 
-import dataclasses
 import datetime as dt
-import errno
+import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
+import random
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
 
 import pytest
 
 from dssbench import cli as nodeops_cli
+from dssbench.archives import craft, member
 from dssbench.harness import Harness
-from nodeops import backup, datadir
+from nodeops import backup
 from nodeops.context import Context
 from nodeops.errors import ParameterError
 from nodeops.operations import get
@@ -80,6 +89,20 @@ def test_round_trip_is_byte_identical(inst, tmp_path, scope, compression):
     assert os.stat(restored / "params.json").st_ino == os.stat(restored / "params-hardlink.json").st_ino
 
 
+def test_non_utf8_names_round_trip(tmp_path):
+    dip = _config_home(tmp_path, 1, 10)
+    odd = os.fsencode(dip / "config" / "projects") + b"/caf\xe9-\xff.json"
+    with open(odd, "wb") as f:
+        f.write(b"latin-1 name")
+    report = _run(dip, tmp_path / "b")
+    assert report.failure is None
+    (archive,) = (tmp_path / "b").iterdir()
+    assert backup.verify(archive).problems == []
+    backup.restore(archive, tmp_path / "r", dry_run=False)
+    restored = os.fsencode(tmp_path / "r" / "config" / "projects") + b"/caf\xe9-\xff.json"
+    assert open(restored, "rb").read() == b"latin-1 name"
+
+
 def test_one_corrupt_byte_is_detected(inst, tmp_path):
     target = tmp_path / "backups"
     assert cli("backup", "--dip-home", str(inst), "--target-dir", str(target)).returncode == 0
@@ -103,40 +126,280 @@ def test_retention_on_a_synthetic_calendar():
     assert backup.keep(times, 0, 0, 0) == set()
 
 
-def _fake_archives(target, days, scope="CONFIG"):
+def _name(when, scope="CONFIG", ext="gz"):
+    return "dss-backup-%s-%s-%03d.tar.%s" % (scope, when.strftime("%Y%m%d-%H%M%S"), when.microsecond // 1000, ext)
+
+
+@pytest.fixture(scope="module")
+def real_archive(tmp_path_factory):
+    """The bytes of a real (small) node-ops CONFIG archive."""
+    base = tmp_path_factory.mktemp("real")
+    (base / "dip" / "config").mkdir(parents=True)
+    (base / "dip" / "dss-version.json").write_text("{}")
+    (base / "dip" / "config" / "settings.json").write_text("{}")
+    op = get("backup")
+    report = op.run(ctx_for(base / "dip"), op.parse({"target_dir": str(base / "b")}))
+    assert report.failure is None
+    (archive,) = (base / "b").iterdir()
+    return archive.read_bytes()
+
+
+def _copies(target, data, days, scope="CONFIG"):
+    """Copies of a real archive named as written ``days`` ago (negative: in the future)."""
     target.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now()
     names = []
     for d in days:
-        t = now - dt.timedelta(days=d)
-        name = "dss-backup-%s-%s.tar.gz" % (scope, t.strftime("%Y%m%d-%H%M%S"))
-        (target / name).write_bytes(b"not really an archive")
+        name = _name(now - dt.timedelta(days=d), scope)
+        (target / name).write_bytes(data)
         names.append(name)
     return names
 
 
-def test_retention_deletes_only_after_the_newest_archive_verifies(inst, tmp_path):
-    target = tmp_path / "backups"
-    old = _fake_archives(target, range(1, 40))
-    listed = cli("backup", "--dip-home", str(inst), "--target-dir", str(target), "--keep-daily", "3",
-                 "--keep-weekly", "0", "--keep-monthly", "0")
-    assert listed.returncode == 0 and len(list(target.iterdir())) == 40  # dry run: nothing deleted
-    real = cli("backup", "--dip-home", str(inst), "--target-dir", str(target), "--keep-daily", "3",
-               "--keep-weekly", "0", "--keep-monthly", "0", "--dry-run", "false")
-    assert real.returncode == 0, real.stdout
-    left = sorted(p.name for p in target.iterdir())
-    assert len(left) == 3 and old[0] in left and old[-1] not in left  # today's two archives and yesterday's
+def _run(dip_home, target, clock=None, **params):
+    op = get("backup")
+    ctx = ctx_for(dip_home)
+    if clock:
+        ctx.clock = clock
+    return op.run(ctx, op.parse(dict({"target_dir": str(target)}, **params)))
 
 
-def test_nothing_is_deleted_when_the_newest_archive_does_not_verify(inst, tmp_path):
+def _new_archive(report):
+    (note,) = [n for n in report.notes if n.startswith("Archive: ")]
+    return os.path.basename(note[len("Archive: "):])
+
+
+def test_retention_deletes_only_node_ops_archives_after_the_new_one_verifies(inst, tmp_path, real_archive):
     target = tmp_path / "backups"
-    _fake_archives(target, range(1, 10))
-    future = dt.datetime.now() + dt.timedelta(days=1)  # newer than the one this run writes, and corrupt
-    (target / ("dss-backup-CONFIG-%s.tar.gz" % future.strftime("%Y%m%d-%H%M%S"))).write_bytes(b"garbage")
-    out = cli("backup", "--dip-home", str(inst), "--target-dir", str(target), "--keep-daily", "2",
-              "--keep-weekly", "0", "--keep-monthly", "0", "--dry-run", "false")
-    assert out.returncode == 1 and "does not verify" in out.stdout
-    assert len(list(target.iterdir())) == 11
+    old = _copies(target, real_archive, range(1, 40))
+    _copies(target, real_archive, [1, 2], scope="DATA_DIR")  # another scope: not ranked with these
+    junk = {"folder": _name(dt.datetime.now() - dt.timedelta(days=50)),
+            "garbage": _name(dt.datetime.now() - dt.timedelta(days=51)),
+            "no-ms": "dss-backup-CONFIG-%s.tar.gz" % (dt.datetime.now() - dt.timedelta(days=52)).strftime("%Y%m%d-%H%M%S"),
+            "symlink": _name(dt.datetime.now() - dt.timedelta(days=53))}
+    (target / junk["folder"]).mkdir()
+    (target / junk["folder"] / "inside").write_text("kept")
+    (target / junk["garbage"]).write_bytes(b"not really an archive")
+    (target / junk["no-ms"]).write_bytes(real_archive)
+    (tmp_path / "elsewhere.tar.gz").write_bytes(real_archive)
+    os.symlink(tmp_path / "elsewhere.tar.gz", target / junk["symlink"])
+    before = sorted(os.listdir(target))
+    listed = _run(inst, target, keep_daily=3, keep_weekly=0, keep_monthly=0)
+    assert listed.failure is None and sorted(os.listdir(target)) == sorted(before + [_new_archive(listed)])
+    real = _run(inst, target, keep_daily=3, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert real.failure is None, real.errors
+    left = set(os.listdir(target))
+    # the newest of each of the last 3 days: the new one (today), yesterday's and the day before's
+    assert left - set(junk.values()) - set(before) == {_new_archive(real)} and _new_archive(listed) not in left
+    assert old[0] in left and old[1] in left and not set(old[2:]) & left
+    assert set(junk.values()) <= left and (target / junk["folder"] / "inside").exists()
+    assert (tmp_path / "elsewhere.tar.gz").exists() and len([n for n in left if "DATA_DIR" in n]) == 2
+    decisions = {r["archive"]: r["decision"] for r in real.tables[-1].rows}
+    assert all(decisions[n].startswith("skipped, never deleted") for n in junk.values())
+    assert "a folder named like an archive" in decisions[junk["folder"]]
+
+
+def test_the_archive_just_written_is_never_deleted_even_keeping_nothing(inst, tmp_path, real_archive):
+    target = tmp_path / "backups"
+    _copies(target, real_archive, [1, 8, 40])
+    report = _run(inst, target, keep_daily=0, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert report.failure is None and os.listdir(target) == [_new_archive(report)]
+    assert backup.verify(target / _new_archive(report)).problems == []
+
+
+def test_future_dated_archives_are_reported_and_never_ranked_above_the_new_one(inst, tmp_path, real_archive):
+    target = tmp_path / "backups"
+    old = _copies(target, real_archive, [1, 2, 3])
+    future = _copies(target, real_archive, [-1])
+    corrupt = bytearray(real_archive)
+    corrupt[len(corrupt) * 2 // 3] ^= 0xFF
+    (target / _name(dt.datetime.now() + dt.timedelta(days=2))).write_bytes(bytes(corrupt))
+    report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert report.failure is None, report.errors
+    left = set(os.listdir(target))
+    assert _new_archive(report) in left and set(future) <= left and not set(old) & left
+    assert any("dated after the one just written" in n for n in report.notes)
+
+
+def test_nothing_is_deleted_when_the_archive_just_written_does_not_verify(inst, tmp_path, real_archive, monkeypatch):
+    target = tmp_path / "backups"
+    _copies(target, real_archive, range(1, 10))
+    real_verify = backup.verify
+
+    def corrupt_then_verify(path):  # the disk flips a byte of the new archive before the gate reads it
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(path, "wb").write(bytes(data))
+        return real_verify(path)
+
+    monkeypatch.setattr(backup, "verify", corrupt_then_verify)
+    report = _run(inst, target, keep_daily=2, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert report.failure and "the archive just written" in report.failure and "does not verify" in report.failure
+    assert len(os.listdir(target)) == 10
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 512 KiB tmpfs, unmounted after the test."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,nr_inodes=64", "tmpfs", str(mnt)], check=True,
+                       capture_output=True, text=True)
+    except (subprocess.CalledProcessError, OSError) as e:
+        pytest.skip("mounting not allowed: %s" % (getattr(e, "stderr", "") or e))
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _config_home(base, files, size):
+    dip = base / "dip"
+    (dip / "config" / "projects").mkdir(parents=True)
+    (dip / "dss-version.json").write_text("{}")
+    for i in range(files):
+        (dip / "config" / "projects" / ("p%04d.json" % i)).write_bytes(os.urandom(size))
+    return dip
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_a_full_target_says_so_and_leaves_nothing_behind(tmp_path, small_fs, compression):
+    if compression == "zstd" and not backup.shutil.which("zstd"):
+        pytest.skip("no zstd here")
+    dip = _config_home(tmp_path, 500, 1000)  # 500 KB fits the space check; the archive (headers, random data) does not
+    report = _run(dip, small_fs / "b", compression=compression)
+    assert report.failure and "the target filesystem is full" in report.failure, report.failure
+    assert os.listdir(small_fs / "b") == []
+
+
+def test_not_enough_space_refuses_before_writing(tmp_path, small_fs):
+    dip = _config_home(tmp_path, 10, 100_000)
+    report = _run(dip, small_fs / "b")
+    assert report.failure and "not enough space" in report.failure
+    assert os.listdir(small_fs / "b") == []
+
+
+def test_archive_and_created_folders_are_private_whatever_the_umask(inst, tmp_path):
+    target = tmp_path / "new" / "deeper" / "backups"
+    out = subprocess.run([sys.executable, "-m", "nodeops", "backup", "--dip-home", str(inst), "--target-dir",
+                          str(target)], capture_output=True, text=True, env=nodeops_cli.env(),
+                         preexec_fn=lambda: os.umask(0))
+    assert out.returncode == 0, out.stderr
+    for folder in (tmp_path / "new", tmp_path / "new" / "deeper", target):
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
+    (archive,) = target.iterdir()
+    assert stat.S_IMODE(os.stat(archive).st_mode) == 0o600
+
+
+def test_a_symlink_planted_at_the_partial_name_is_not_followed(inst, tmp_path):
+    now = dt.datetime(2026, 12, 2, 3, 4, 5, 678000).astimezone()
+    target = tmp_path / "backups"
+    target.mkdir()
+    planted = target / (".%s.partial" % _name(now))
+    os.symlink(tmp_path / "outside" / "written-by-root", planted)
+    (tmp_path / "outside").mkdir()
+    report = _run(inst, target, clock=lambda: now)
+    assert report.failure and "not followed" in report.failure
+    assert os.listdir(tmp_path / "outside") == [] and os.path.islink(planted)
+    assert any("not a regular file" in n for n in report.notes)
+
+
+def test_a_partial_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path):
+    dip = _config_home(tmp_path, 24, 4_000_000)  # about 100 MB of random data: a run takes seconds
+    target = tmp_path / "b"
+    proc = subprocess.Popen([sys.executable, "-m", "nodeops", "backup", "--dip-home", str(dip), "--target-dir",
+                             str(target)], env=nodeops_cli.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    partials = []
+    while time.time() < deadline and not partials:
+        partials = [n for n in (os.listdir(target) if target.exists() else []) if n.endswith(".partial")
+                    and os.path.getsize(target / n) > 0]
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert partials and os.listdir(target) == partials  # killed mid-way: the partial stays behind
+    for p in (dip / "config" / "projects").iterdir():
+        if p.name != "p0000.json":
+            p.unlink()
+    report = _run(dip, target)
+    assert report.failure is None
+    assert any(n.startswith("removed %s" % partials[0]) for n in report.notes), report.notes
+    assert [n for n in os.listdir(target) if n.endswith(".partial")] == []
+
+
+def test_a_partial_being_written_by_another_run_is_left_alone(inst, tmp_path):
+    target = tmp_path / "b"
+    target.mkdir()
+    busy = target / (".%s.partial" % _name(dt.datetime(2026, 1, 1)))
+    with open(busy, "wb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        report = _run(inst, target)
+    assert report.failure is None and busy.exists()
+    assert any("being written by another backup run" in n for n in report.notes)
+
+
+def test_sockets_fifos_and_devices_are_skipped_and_listed(tmp_path):
+    dip = _config_home(tmp_path, 2, 100)
+    config = dip / "config"
+    os.mkfifo(config / "a-fifo")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(config / "a-socket"))
+    os.mknod(config / "a-device", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    try:
+        report = _run(dip, tmp_path / "b")
+    finally:
+        sock.close()
+    assert report.failure is None, report.failure
+    skipped = {r["path"]: r["why"] for r in [t for t in report.tables if t.key == "skipped"][0].rows}
+    assert skipped == {"config/a-fifo": "FIFO: not archived", "config/a-socket": "socket: not archived",
+                       "config/a-device": "device file: not archived"}
+    (archive,) = (tmp_path / "b").iterdir()
+    assert not archive.name.endswith(".partial") and backup.verify(archive).problems == []
+
+
+def _churn(config, stop_at, started):
+    """DSS saving its configuration: files replaced by rename (changing size), files and folders
+    vanishing and coming back."""
+    rng = random.Random(os.getpid())
+    started.set()
+    while time.time() < stop_at:
+        for i in range(40):
+            f = config / "churn" / ("f%02d.json" % i)
+            tmp = config / "churn" / (".f%02d.json.tmp" % i)
+            tmp.write_bytes(b"x" * rng.randrange(1, 60000))
+            os.replace(tmp, f)
+            g = config / "churn" / ("g%02d.json" % i)
+            if g.exists():
+                g.unlink()
+            else:
+                g.write_bytes(b"y" * rng.randrange(1, 5000))
+            d = config / "churn" / ("d%02d" % i)
+            if d.exists():
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                d.mkdir()
+                (d / "params.json").write_text("{}")
+
+
+def test_a_config_backup_while_dss_saves_configuration_succeeds(tmp_path):
+    dip = _config_home(tmp_path, 5, 100)
+    (dip / "config" / "churn").mkdir()
+    started = multiprocessing.Event()
+    churner = multiprocessing.Process(target=_churn, args=(dip / "config", time.time() + 2.5, started))
+    churner.start()
+    try:
+        started.wait(10)
+        reports = []
+        while churner.is_alive() and len(reports) < 60:
+            reports.append(_run(dip, tmp_path / "b"))
+    finally:
+        churner.join(10)
+    assert len(reports) >= 3 and all(r.failure is None for r in reports), [r.failure for r in reports]
+    skipped = [row["why"] for r in reports for t in r.tables if t.key == "skipped" for row in t.rows]
+    assert any("vanished" in why for why in skipped), skipped
+    archives = sorted((tmp_path / "b").iterdir())
+    assert len(archives) == len(reports) and all(backup.verify(a).problems == [] for a in archives[:10])
 
 
 def test_target_inside_dip_home_is_refused(inst, tmp_path):
@@ -146,39 +409,6 @@ def test_target_inside_dip_home_is_refused(inst, tmp_path):
         out = cli("backup", "--dip-home", str(inst), "--target-dir", str(target))
         assert out.returncode == 2 and "is inside DIP_HOME" in out.stderr
     assert not (inst / "backups").exists()
-
-
-def test_not_enough_space_refuses_before_writing(inst, tmp_path, monkeypatch):
-    real = datadir.filesystem
-    monkeypatch.setattr(datadir, "filesystem", lambda p: dataclasses.replace(real(p), free_bytes=10))
-    op = get("backup")
-    report = op.run(ctx_for(inst), op.parse({"target_dir": str(tmp_path / "b")}))
-    assert report.failure and "not enough space" in report.failure
-    assert list((tmp_path / "b").iterdir()) == []
-
-
-def test_space_running_out_mid_way_leaves_nothing_behind(inst, tmp_path, monkeypatch):
-    real_open = backup._open_tar_writer
-
-    def full_disk(path, compression):
-        tf, close = real_open(path, compression)
-        written = [0]
-        real_write = tf.fileobj.write
-
-        def write(data):
-            written[0] += len(data)
-            if written[0] > 20000:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return real_write(data)
-
-        tf.fileobj.write = write
-        return tf, close
-
-    monkeypatch.setattr(backup, "_open_tar_writer", full_disk)
-    op = get("backup")
-    report = op.run(ctx_for(inst), op.parse({"target_dir": str(tmp_path / "b"), "scope": "DATA_DIR"}))
-    assert report.failure and "the target filesystem is full" in report.failure
-    assert list((tmp_path / "b").iterdir()) == []
 
 
 def test_live_data_dir_backup_warns_and_the_audit_reads_the_archives(new_instance, start_sim, tmp_path):
@@ -205,3 +435,28 @@ def test_bad_parameters(inst, tmp_path):
         with pytest.raises(ParameterError) as e:
             op.run(ctx_for(inst), op.parse(config))
         assert message in str(e.value)
+
+
+def test_previous_format_archives_are_deleted_only_with_a_readable_manifest(inst, tmp_path):
+    target = tmp_path / "backups"
+    target.mkdir()
+    now = dt.datetime.now()
+    good, bad = _name(now - dt.timedelta(days=3)), _name(now - dt.timedelta(days=4))
+    craft(target / good, [member("dir", "config"), member("file", "config/a", b"x")], manifest="legacy")
+    craft(target / bad, [member("dir", "config"), member("file", "config/a", b"x")], manifest=None)
+    listed, skipped = backup.list_archives(target)
+    assert [a.name for a in listed] == [good] and [n for n, _ in skipped] == [bad]
+    report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert report.failure is None and sorted(os.listdir(target)) == sorted([bad, _new_archive(report)])
+    assert any(n.startswith(bad + " kept, never deleted") for n in report.notes)
+
+
+def test_a_target_or_into_that_cannot_be_created_is_refused_with_a_message(inst, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    out = cli("backup", "--dip-home", str(inst), "--target-dir", str(tmp_path / "a-file" / "backups"))
+    assert out.returncode == 2 and "'target_dir'" in out.stderr and "cannot be created" in out.stderr
+    assert "Traceback" not in out.stderr
+    archive = craft(tmp_path / "a.tar.gz", [member("dir", "config"), member("file", "config/a", b"x")])
+    out = cli("backup-restore", "--archive", str(archive), "--into", str(tmp_path / "a-file" / "r"), "--dry-run",
+              "false")
+    assert out.returncode == 2 and "cannot" in out.stderr and "Traceback" not in out.stderr, out.stderr

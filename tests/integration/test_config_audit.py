@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from dssbench import cli as nodeops_cli
+from dssbench.archives import craft, member
 from dssbench.datadir import small_spec
 from dssbench.harness import DSSRefused, Harness
 
@@ -245,12 +246,21 @@ def test_backups(default, tmp_path):
     d = tmp_path / "backups"
     d.mkdir()
     assert checks(audit(default, "--backup-dir", str(d)), "backups.") == {"backups.age": "FAIL"}
-    old = d / "dss-backup-1.tar.gz"
-    old.write_bytes(b"x")
+    # only archives node-ops wrote count: exact name, regular file, readable identity/manifest
+    (d / "dss-backup-CONFIG-20260101-010101-001.tar.gz").write_bytes(b"x")
+    (d / "dss-backup-CONFIG-20260101-010101-002.tar.gz").mkdir()
+    craft(d / "dss-backup-CONFIG-20260101-010101.tar.gz", [member("dir", "config")])
+    os.symlink(craft(tmp_path / "elsewhere.tar.gz", [member("dir", "config")]),
+               d / "dss-backup-CONFIG-20260101-010101-003.tar.gz")
+    found = audit(default, "--backup-dir", str(d))
+    assert checks(found, "backups.") == {"backups.age": "FAIL"}
+    assert "4 other entries named like archives not counted" in [
+        f for f in found["findings"] if f["id"] == "backups.age"][0]["evidence"]
+    old = craft(d / "dss-backup-CONFIG-20260101-010101-004.tar.gz", [member("dir", "config")])
     os.utime(old, (time.time() - 30 * 3600,) * 2)
     assert checks(audit(default, "--backup-dir", str(d)), "backups.") == {"backups.age": "FAIL",
                                                                           "backups.copies": "WARN"}
-    (d / "dss-backup-2.tar.gz").write_bytes(b"y")
+    craft(d / "dss-backup-DATA_DIR-20260101-010101-005.tar.gz", [member("dir", "dss_data")])
     assert checks(audit(default, "--backup-dir", str(d)), "backups.") == {"backups.age": "PASS",
                                                                           "backups.copies": "PASS"}
     assert checks(audit(default, "--backup-dir", str(tmp_path / "missing")), "backups.") == {"backups.age": "FAIL"}
