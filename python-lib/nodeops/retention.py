@@ -363,7 +363,7 @@ class _Purge:
         family, report = self.family, self.report
         running = _Running(self.ctx, family)
         failed_projects = set()
-        for key, scenario_id, folder_fd, folder, entries in folders(family, root_fd, root, report.errors):
+        for key, scenario_id, folder_fd, _, entries in folders(family, root_fd, root, report.errors):
             if key is not None and not self.selected(key):
                 continue
             orphan = existing is not None and key not in existing

@@ -336,8 +336,9 @@ class Trash:
     def remove_in_place(self, folder_fd, name) -> int:
         """Remove entry ``name`` of ``folder_fd`` where it is (the trash cannot be created)."""
         check_name(name)
+        freed = remove_at(folder_fd, name)
         self.removed_in_place += 1
-        return remove_at(folder_fd, name)
+        return freed
 
     def remover(self, threads=REMOVAL_THREADS):
         """A thread pool for :meth:`remove_parked` (``submit(parked)`` gives a future of the bytes freed)."""
