@@ -126,6 +126,54 @@ def test_swapping_a_folder_for_a_symlink_mid_purge_never_leads_outside(tmp_path,
     assert deleted == 40 and not os.listdir(inside)  # what was inside went, in spite of the race
 
 
+ENTRY_FLIPPER = textwrap.dedent("""
+    import os, sys, time
+    target, parked, outside, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    deadline = time.monotonic() + seconds
+    flips = 0
+    while time.monotonic() < deadline:
+        try:  # the purge removes the entry under our feet: start again whenever it did
+            if not os.path.lexists(target):
+                os.mkdir(target)
+                with open(os.path.join(target, "inside.txt"), "w") as f:
+                    f.write("inside")
+            os.rename(target, parked)
+            os.symlink(outside, target)
+            time.sleep(0.0002)
+            os.unlink(target)
+            os.rename(parked, target)
+            time.sleep(0.0002)
+            flips += 1
+        except OSError:
+            pass
+    print(flips)
+""")
+
+
+def test_swapping_a_folder_inside_an_entry_mid_removal_never_leads_outside(tmp_path, client):
+    """``<entry>/sub`` flips between a real folder and a symlink to a folder outside while
+    the entry is removed (a leftover in the trash, as a killed run leaves it, which each
+    real run removes), again and again: the outside files survive."""
+    home = make_home(tmp_path / "dss_data")
+    entry = home / "jobs" / safedelete.TRASH / ("left-" + old_job(1))
+    outside = tmp_path / "outside"
+    fill(outside, files=5)
+    before = snapshot(outside)
+    flipper = subprocess.Popen([sys.executable, "-c", ENTRY_FLIPPER, str(entry / "sub"), str(entry / "flipping"),
+                                str(outside), "1.5"], stdout=subprocess.PIPE, text=True)
+    runs = 0
+    try:
+        while flipper.poll() is None:
+            if not entry.exists():  # never write through "sub": that may be the symlink
+                fill(entry, files=100, size=10)  # files to remove between the listing and "sub"
+            purge(home, client)  # errors are fine (the attacker swaps what is being removed), going outside is not
+            runs += 1
+    finally:
+        flipper.wait(timeout=10)
+    assert int(flipper.stdout.read()) > 50 and runs > 20
+    assert snapshot(outside) == before, "a purge deleted outside DIP_HOME"
+
+
 def test_a_symlinked_family_folder_is_refused(tmp_path, client):
     home = make_home(tmp_path / "dss_data")
     outside = tmp_path / "outside"
