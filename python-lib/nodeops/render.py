@@ -6,6 +6,10 @@
   module does not import ``dataiku``).
 - :func:`to_dataframe`: a pandas DataFrame of one table, exact values.
 - :func:`to_json` and :func:`to_text`: for the command line and logs.
+
+Every face renders :func:`nodeops.report.printable` of the report: a name that
+is not UTF-8 (a byte ``\\xe9`` that ``os.fsdecode`` turned into a surrogate) is
+shown escaped (``\\xe9``) and never makes an output fail to encode.
 """
 
 import datetime as _dt
@@ -13,7 +17,7 @@ import json
 from pathlib import Path
 
 from . import resources
-from .report import Report
+from .report import Report, printable
 
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -73,6 +77,7 @@ def _environment():
 
 
 def to_html(report: Report) -> str:
+    report = printable(report)
     env = _environment()
     css = (resources.templates_dir() / "report.css").read_text(encoding="utf-8")
     generated = format_value(report.generated_at_ms, "epoch_ms")
@@ -90,6 +95,7 @@ def to_result_table(report: Report, result_table_cls, table_key=None):
     Every value is a string (the documented ResultTable column type); a column
     in bytes gets a second column with the exact byte count.
     """
+    report = printable(report)
     table = report.table(table_key) if table_key else (report.tables[0] if report.tables else None)
     rt = result_table_cls()
     rt.set_name(report.title)
@@ -116,17 +122,19 @@ def to_result_table(report: Report, result_table_cls, table_key=None):
 def to_dataframe(report: Report, table_key=None):
     import pandas as pd
 
+    report = printable(report)
     table = report.table(table_key) if table_key else report.tables[0]
     columns = [c.key for c in table.columns]
     return pd.DataFrame([[row.get(c) for c in columns] for row in table.rows], columns=columns)
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, default=str)
+    return json.dumps(printable(report).to_dict(), indent=2, default=str)
 
 
 def to_text(report: Report) -> str:
     """A few lines for a scenario log or a terminal."""
+    report = printable(report)
     lines = [report.title + (" (dry run)" if report.dry_run else "")]
     for f in report.summary:
         lines.append("  %s: %s" % (f.label, format_value(f.value, f.unit)))
@@ -145,5 +153,5 @@ def write_html(report: Report, path) -> Path:
     page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head><body>%s</body></html>\n"
     import html as _html
 
-    path.write_text(page % (_html.escape(report.title), to_html(report)), encoding="utf-8")
+    path.write_text(page % (_html.escape(printable(report).title), to_html(report)), encoding="utf-8")
     return path

@@ -6,8 +6,44 @@ renderers in :mod:`nodeops.render` turn it into HTML, a DSS ResultTable, a panda
 DataFrame or JSON; no operation formats anything itself.
 """
 
+import dataclasses
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
+
+#: Lone surrogates: what ``os.fsdecode`` makes of the bytes of a name that is not UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(m):
+    code = ord(m.group())
+    return "\\x%02x" % (code - 0xDC00) if 0xDC80 <= code <= 0xDCFF else "\\u%04x" % code
+
+
+def printable_text(text: str) -> str:
+    """``text`` that any output can encode: a byte of a file name that is not UTF-8
+    (a surrogate escape from ``os.fsdecode``) is shown as ``\\xNN``."""
+    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+
+
+def printable(value):
+    """A copy of ``value`` (a report, or anything in one) with every string made
+    printable (:func:`printable_text`); the renderers use it, so no report crashes
+    an output on a name that is not UTF-8."""
+    if isinstance(value, str):
+        return printable_text(value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, tuple):
+        items = [printable(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: printable(getattr(value, f.name))
+                                             for f in dataclasses.fields(value) if f.init})
+    return value
+
 
 SEVERITIES = ("PASS", "INFO", "WARN", "FAIL")
 

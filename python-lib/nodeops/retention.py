@@ -13,6 +13,7 @@ same way, and only the last step (measure vs. delete through
 """
 
 import datetime as _dt
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -104,55 +105,87 @@ def decide(entry, rank, running, cutoff_ms, keep_last):
 
 
 # ---- listing -------------------------------------------------------------------
-def _children(path, errors):
-    """Sorted (name, DirEntry) of a folder, hidden names skipped; errors recorded, never raised."""
+# Every folder is listed through a descriptor opened relative to its parent's
+# (O_NOFOLLOW): once listed, a folder is never reached through a path again.
+def _children(fd, path, errors):
+    """Sorted (name, DirEntry) of the folder open as ``fd``, hidden names skipped; errors recorded, never raised."""
     try:
-        with os.scandir(path) as it:
+        with os.scandir(fd) as it:
             return sorted(((e.name, e) for e in it if not e.name.startswith(".")), key=lambda x: x[0])
     except OSError as e:
         errors.append("%s: cannot read (%s)" % (path, e.strerror or e))
         return []
 
 
-def _real_dirs(path, errors):
-    out = []
-    for name, e in _children(path, errors):
+def _subfolders(fd, path, errors):
+    """Yield (name, descriptor, path) of the real folders in folder ``fd``; a symlink is
+    reported, never followed, whether it was one when listed or became one since.
+    Each descriptor is closed when the next one is asked for."""
+    for name, e in _children(fd, path, errors):
+        sub = os.path.join(path, name)
         try:
             if e.is_symlink():
-                errors.append("%s: symlink, not followed" % e.path)
-            elif e.is_dir(follow_symlinks=False):
-                out.append((name, e))
+                errors.append("%s: symlink, not followed" % sub)
+                continue
+            if not e.is_dir(follow_symlinks=False):
+                continue
+            sub_fd = safedelete.open_dir_at(fd, name)
         except OSError as ex:
-            errors.append("%s: cannot read (%s)" % (e.path, ex.strerror or ex))
-    return out
+            if ex.errno in (errno.ENOTDIR, errno.ELOOP) and safedelete.is_link_at(fd, name):
+                errors.append("%s: symlink, not followed" % sub)
+            elif ex.errno not in (errno.ENOENT, errno.ENOTDIR):  # vanished or became a file: not a folder
+                errors.append("%s: cannot read (%s)" % (sub, ex.strerror or ex))
+            continue
+        try:
+            yield name, sub_fd, sub
+        finally:
+            os.close(sub_fd)
 
 
-def _entries(family, folder, errors):
+def _entries(family, fd, path, errors):
     out = []
-    for name, e in _children(folder, errors):
+    for name, e in _children(fd, path, errors):
         ts = id_timestamp_ms(family, name)
         if ts is None:
             try:
                 ts = int(e.stat(follow_symlinks=False).st_mtime * 1000)
             except OSError as ex:
-                errors.append("%s: cannot read (%s)" % (e.path, ex.strerror or ex))
+                errors.append("%s: cannot read (%s)" % (os.path.join(path, name), ex.strerror or ex))
                 continue
-        out.append(Entry(name, e.path, ts))
+        out.append(Entry(name, os.path.join(path, name), ts))
     out.sort(key=lambda x: (x.timestamp_ms, x.name), reverse=True)
     return out
 
 
-def groups(family, root, errors):
-    """Yield (project_key, scenario_id or None, folder, entries newest first), one group at a time."""
+def folders(family, root_fd, root, errors):
+    """Yield (project_key, scenario_id or None, folder descriptor, folder path, entries
+    newest first), one group at a time, from the family folder open as ``root_fd``.
+    A group's descriptor is valid until the next group is asked for."""
+    root = str(root)
     if family.depth == 1:
-        yield None, None, str(root), _entries(family, root, errors)
+        yield None, None, root_fd, root, _entries(family, root_fd, root, errors)
         return
-    for key, e in _real_dirs(root, errors):
+    for key, key_fd, key_path in _subfolders(root_fd, root, errors):
         if family.depth == 2:
-            yield key, None, e.path, _entries(family, e.path, errors)
+            yield key, None, key_fd, key_path, _entries(family, key_fd, key_path, errors)
         else:
-            for scenario_id, se in _real_dirs(e.path, errors):
-                yield key, scenario_id, se.path, _entries(family, se.path, errors)
+            for scenario_id, fd, path in _subfolders(key_fd, key_path, errors):
+                yield key, scenario_id, fd, path, _entries(family, fd, path, errors)
+
+
+def groups(family, root, errors):
+    """Yield (project_key, scenario_id or None, folder path, entries newest first) of the
+    family folder ``root`` (a path; see :func:`folders`)."""
+    try:
+        fd = os.open(str(root), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        errors.append("%s: cannot read (%s)" % (root, e.strerror or e))
+        return
+    try:
+        for key, scenario_id, _, path, entries in folders(family, fd, root, errors):
+            yield key, scenario_id, path, entries
+    finally:
+        os.close(fd)
 
 
 # ---- the operation -----------------------------------------------------------------
@@ -259,6 +292,7 @@ class _Purge:
         self.dry_run = params.dry_run
         self.report, self.by_group, self.listed = _new_report(family, params, now, self.dry_run)
         self.totals = dict.fromkeys(_COUNTERS, 0)
+        self.links = {}  # dry run: links seen of multiply-linked files (see safedelete.tree_bytes_at)
 
     def finish(self):
         report, totals, dry_run = self.report, self.totals, self.dry_run
@@ -280,16 +314,19 @@ class _Purge:
 
     def run(self) -> Report:
         family, report = self.family, self.report
-        root = self.dip_home / family.folder
-        if not os.path.lexists(root):
-            return self.finish()
+        trash = safedelete.Trash(self.dip_home, family.folder)
         try:
-            trash = safedelete.Trash(self.dip_home, family.folder)
-            trash.acquire(create=not self.dry_run)
+            trash.acquire(shared=self.dry_run)  # creates nothing, even on a full disk
+            if not self.dry_run:
+                trash.check()
+        except FileNotFoundError:  # no such folder: nothing to purge
+            trash.release()
+            return self.finish()
         except safedelete.LockHeld as e:
             report.errors.append("nothing was done: %s" % e)
             return self.finish()
         except (safedelete.UnsafePath, OSError) as e:
+            trash.release()
             report.errors.append("nothing was deleted: %s" % e)
             return self.finish()
         with trash:
@@ -301,19 +338,32 @@ class _Purge:
                     report.errors.append("nothing was deleted: %s" % e)
                     return self.finish()
             if not self.dry_run:
-                try:
-                    self.totals["bytes"] += trash.empty()
-                except OSError as e:
-                    report.errors.append("could not empty the trash %s: %s" % (trash.path, e))
+                self._empty_trash(trash)
             with trash.remover() as remover:
-                self._purge_groups(root, existing, trash, remover)
+                self._purge_groups(trash.root_fd, trash.root, existing, trash, remover)
+            if trash.removed_in_place:
+                report.notes.append("the trash folder %s could not be created (%s): %d %s(s) were removed in place"
+                                    % (trash.path, trash.unavailable.strerror if trash.unavailable else "the disk was full",
+                                       trash.removed_in_place, family.noun))
         return self.finish()
 
-    def _purge_groups(self, root, existing, trash, remover):
+    def _empty_trash(self, trash):
+        """Finish what interrupted runs left in the trash: each leftover tried, each failure reported."""
+        try:
+            freed, failures = trash.empty()
+        except OSError as e:
+            self.report.errors.append("could not empty the trash %s: %s" % (trash.path, e.strerror or e))
+            return
+        self.totals["bytes"] += freed
+        for path, e in failures:
+            self.report.errors.append("%s: left in the trash by an earlier run, could not be removed (%s); "
+                                      "the next real run retries" % (path, e.strerror or e))
+
+    def _purge_groups(self, root_fd, root, existing, trash, remover):
         family, report = self.family, self.report
         running = _Running(self.ctx, family)
         failed_projects = set()
-        for key, scenario_id, folder, entries in groups(family, root, report.errors):
+        for key, scenario_id, folder_fd, _, entries in folders(family, root_fd, root, report.errors):
             if key is not None and not self.selected(key):
                 continue
             orphan = existing is not None and key not in existing
@@ -331,7 +381,7 @@ class _Purge:
                                          % (key, family.noun, e))
                     continue
             label = None if key is None else key + (" (orphan)" if orphan else "")
-            row = self._purge_group(label, scenario_id, folder, entries, protected, trash, remover)
+            row = self._purge_group(label, scenario_id, folder_fd, entries, protected, trash, remover)
             if self.progress is not None:
                 self.progress(self.totals["seen"] + row["seen"])
             for k in self.totals:
@@ -345,7 +395,7 @@ class _Purge:
                     del row["kept_running"], row["kept_keep_last"]
                 self.by_group.add(**row)
 
-    def _purge_group(self, label, scenario_id, folder, entries, protected, trash, remover):
+    def _purge_group(self, label, scenario_id, folder_fd, entries, protected, trash, remover):
         """Decide for every entry of one group, then measure (dry run) or delete; the group's counters."""
         row = dict.fromkeys(_COUNTERS, 0)
         doomed = []
@@ -362,11 +412,11 @@ class _Purge:
             done = []
             for entry in doomed:
                 try:
-                    done.append((entry, safedelete.tree_bytes(entry.path)))
+                    done.append((entry, safedelete.tree_bytes_at(folder_fd, entry.name, self.links)))
                 except OSError as e:
                     self.report.errors.append("%s: could not measure (%s)" % (entry.path, e.strerror or e))
         else:
-            done = self._delete(folder, doomed, trash, remover)
+            done = self._delete(folder_fd, doomed, trash, remover)
         for entry, size in done:
             row["deleted"] += 1
             row["bytes"] += size
@@ -377,25 +427,27 @@ class _Purge:
                                 bytes=size, reason=_DELETE_REASON)
         return row
 
-    def _delete(self, folder, doomed, trash, remover):
+    def _delete(self, folder_fd, doomed, trash, remover):
         """Park every doomed entry in the trash (in order, here), have the trash's threads
-        remove them; [(entry, bytes freed)] of those fully removed."""
+        remove them; [(entry, bytes freed)] of those fully removed. While the trash
+        cannot be created (full disk), remove in place, here."""
         errors = self.report.errors
-        try:
-            folder_fd = safedelete.open_folder(folder)
-        except OSError as e:
-            errors.append("%s: nothing deleted, cannot open the folder (%s)" % (folder, e.strerror or e))
-            return []
-        pending = []
-        try:
-            for entry in doomed:
-                try:
-                    pending.append((entry, remover.submit(trash.park(folder_fd, entry.name))))
-                except OSError as e:
-                    errors.append("%s: could not delete (%s)" % (entry.path, e.strerror or e))
-        finally:
-            os.close(folder_fd)
-        done = []
+        pending, done = [], []
+        for entry in doomed:
+            try:
+                if trash.ready():
+                    try:
+                        pending.append((entry, remover.submit(trash.park(folder_fd, entry.name))))
+                        continue
+                    except OSError as e:
+                        if e.errno not in safedelete.FULL:  # a full trash folder: remove in place
+                            raise
+                done.append((entry, trash.remove_in_place(folder_fd, entry.name)))
+            except safedelete.Incomplete as e:
+                errors.append("%s: partly deleted, %d item(s) could not be removed (first: %s)"
+                              % (entry.path, e.failures, e.strerror))
+            except (OSError, safedelete.UnsafePath) as e:
+                errors.append("%s: could not delete (%s)" % (entry.path, getattr(e, "strerror", None) or e))
         for entry, future in pending:
             try:
                 done.append((entry, future.result()))

@@ -1,19 +1,32 @@
 """Deleting inside DIP_HOME without ever leaving it.
 
-- Every target is ``<DIP_HOME>/<family>/<name>/.../<name>`` where each name is
-  a plain file name (no ``/``, not ``.``/``..``, not empty) and no folder on the
-  way is a symlink: checked with ``lstat``, never by following links.
+- Everything works relative to directory descriptors. The family folder
+  (``jobs``, ``scenarios``, ``exports``) is opened once, relative to a descriptor
+  of DIP_HOME, with ``O_NOFOLLOW|O_DIRECTORY``; every folder below it (project,
+  scenario, entry, anything inside an entry) is opened relative to its parent's
+  descriptor the same way, listed with ``os.scandir(fd)``, measured and removed
+  relative to that descriptor. No path string is ever resolved again after
+  listing, so a folder swapped for a symlink at any moment (between listing and
+  deletion included) is never entered: the swap either happens before the open
+  (the open refuses the link) or after it (the descriptor still names the real
+  folder, inside DIP_HOME).
 - A target is first renamed atomically into ``<family>/.node-ops-trash/`` (same
   folder tree, so same filesystem), then removed there. DSS never sees a
-  half-deleted job; a crash leaves only trash, which the next run empties.
-- Removal works relative to directory descriptors opened with ``O_NOFOLLOW``
-  and unlinks links as links, so a symlink inside a job folder never leads to
-  its target. The bytes freed (allocated blocks) are counted on the way.
+  half-deleted job; a crash leaves only trash, which the next run empties, each
+  leftover tried and each failure reported.
+- Nothing has to be created before something can be deleted, so a purge frees
+  space on a full disk (no byte or no inode left): the lock is an ``flock`` on
+  the family folder's own descriptor (no lock file), and the trash folder is
+  created on first use; when it cannot be (``ENOSPC``, ``EDQUOT``), entries are
+  removed in place, with the same descriptor-relative remover, until it can.
+- The bytes freed are allocated blocks really given back: a file counts when
+  its last link goes (``st_nlink`` is 1 just before the unlink), so a file with
+  another hard link outside the entry frees nothing; a dry run counts the same
+  way by tallying the links it has seen (:func:`tree_bytes_at`).
 - Removal of what is parked runs on a few threads (:data:`REMOVAL_THREADS`):
   unlinking is bound by the filesystem's latency, not by the CPU, and a handful
   of concurrent removals finish much sooner than one. The rename, the step that
   makes an entry disappear for DSS, stays in the caller's thread and in order.
-- One purge at a time per family: an exclusive ``flock`` on the trash's lock file.
 """
 
 import errno
@@ -30,6 +43,14 @@ REMOVAL_THREADS = 4
 
 TRASH = ".node-ops-trash"
 
+#: Longest file name, in bytes (Linux filesystems).
+NAME_MAX = 255
+
+#: errno values that mean "the filesystem (or the quota) is full".
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
 
 class UnsafePath(ValueError):
     pass
@@ -39,146 +60,194 @@ class LockHeld(Exception):
     pass
 
 
+class Incomplete(OSError):
+    """A removal that tried everything and left something behind: the first
+    failure's errno and message, how many failed, and the bytes freed anyway."""
+
+    def __init__(self, first, failures, freed):
+        super().__init__(first.errno, first.strerror or str(first))
+        self.failures = failures
+        self.freed = freed
+
+
 def check_name(name, what="name"):
     if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\x00" in name:
         raise UnsafePath("invalid %s %r" % (what, name))
     return name
 
 
-def checked_target(dip_home, family, *names) -> Path:
-    """The path of ``family/names...`` under DIP_HOME, after checking no part is a symlink but the last."""
-    check_name(family, "family")
-    path = Path(dip_home)
-    for part in (family,) + names[:-1]:
-        path = path / check_name(part)
-        st = os.lstat(path)
-        if not stat.S_ISDIR(st.st_mode):
-            raise UnsafePath("%s is not a real folder (symlink or file)" % path)
-    return path / check_name(names[-1]) if names else path
+def open_dir_at(parent_fd, name) -> int:
+    """A descriptor of folder ``name`` of the folder open as ``parent_fd``; never
+    follows a symlink (``OSError`` ENOTDIR for a symlink or a file, see :func:`is_link_at`)."""
+    return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+
+
+def is_link_at(parent_fd, name) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _blocks(st):
     return st.st_blocks * 512
 
 
-def tree_bytes(path) -> int:
-    """Bytes on disk of ``path`` and below, never following symlinks."""
-    st = os.lstat(path)
-    total = _blocks(st)
-    if not stat.S_ISDIR(st.st_mode):
-        return total
-    stack = [str(path)]
-    while stack:
-        d = stack.pop()
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                est = e.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            total += _blocks(est)
-            if stat.S_ISDIR(est.st_mode):
-                stack.append(e.path)
-    return total
-
-
-def _open_dir_at(parent_fd, name):
-    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
-
-
-def _remove_at(parent_fd, name) -> int:
-    """Remove entry ``name`` of ``parent_fd`` whatever it is (a link is removed as a
-    link); the bytes on disk freed."""
-    try:
-        fd = _open_dir_at(parent_fd, name)
-    except OSError as e:
-        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
-            raise
-        st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
-        os.unlink(name, dir_fd=parent_fd)
+def _counted(st, links):
+    """Blocks of a non-folder that a removal frees. ``links`` None (real removal,
+    ``st`` taken just before the unlink): only the last link frees the blocks.
+    Otherwise (dry run) ``links`` tallies the links of each multiply-linked
+    inode seen so far; the blocks count when all of them have been seen."""
+    if st.st_nlink <= 1:
         return _blocks(st)
+    if links is None:
+        return 0
+    key = (st.st_dev, st.st_ino)
+    seen = links.get(key, 0) + 1
+    if seen < st.st_nlink:
+        links[key] = seen
+        return 0
+    links.pop(key, None)
+    return _blocks(st)
+
+
+def _leaf(dir_fd, name, entry, remove, links) -> int:
+    """Measure or remove one non-folder (a link is removed as a link)."""
+    st = entry.stat(follow_symlinks=False) if entry is not None else os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if remove:
+        os.unlink(name, dir_fd=dir_fd)
+    return _counted(st, None if remove else links)
+
+
+def _push(stack, fd, name, parent_fd):
+    """Open a level of :func:`_tree`: list folder ``fd`` (closed on failure)."""
     try:
         own = _blocks(os.fstat(fd))
+        with os.scandir(fd) as it:
+            children = list(it)
     except OSError:
         os.close(fd)
         raise
-    return own + _remove_open_dir(parent_fd, name, fd)
+    stack.append((fd, name, parent_fd, iter(children), own))
 
 
-def _remove_open_dir(parent_fd, name, fd) -> int:
-    """Remove the content of folder ``name`` of ``parent_fd``, open as ``fd``, then
-    the folder itself (closing ``fd``); the bytes freed below it. Works relative
-    to directory descriptors (no path walks) and opens with O_NOFOLLOW, so a
-    folder swapped for a link is never entered."""
-    freed = 0
+def _tree(parent_fd, name, remove, links) -> int:
+    """Measure (``remove`` false) or remove entry ``name`` of ``parent_fd``, whatever
+    it is; the bytes freed. Iterative (no recursion limit), one descriptor per level,
+    every folder opened with O_NOFOLLOW relative to its parent's descriptor.
+
+    A removal goes on past failures (everything removable is removed), then
+    raises :class:`Incomplete`; a measure skips what it cannot read."""
     try:
-        with os.scandir(fd) as it:
-            entries = list(it)
-        for e in entries:
-            est = e.stat(follow_symlinks=False)
-            if stat.S_ISDIR(est.st_mode):
-                freed += _blocks(est) + _remove_open_dir(fd, e.name, _open_dir_at(fd, e.name))
-            else:
-                os.unlink(e.name, dir_fd=fd)
-                freed += _blocks(est)
+        fd = open_dir_at(parent_fd, name)
+    except OSError as e:
+        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        return _leaf(parent_fd, name, None, remove, links)
+    stack = []  # (fd, name, parent fd, iterator of DirEntry, own blocks) per level
+    _push(stack, fd, name, parent_fd)
+    freed, failures = 0, []
+    try:
+        while stack:
+            dir_fd, dir_name, dir_parent, children, own = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                os.close(dir_fd)
+                try:
+                    if remove:
+                        os.rmdir(dir_name, dir_fd=dir_parent)
+                    freed += own
+                except OSError as e:
+                    failures.append(e)
+                continue
+            try:
+                if child.is_dir(follow_symlinks=False):
+                    try:
+                        child_fd = open_dir_at(dir_fd, child.name)
+                    except OSError as e:
+                        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+                            raise
+                        freed += _leaf(dir_fd, child.name, None, remove, links)  # swapped for a link or a file
+                    else:
+                        _push(stack, child_fd, child.name, dir_fd)
+                else:
+                    freed += _leaf(dir_fd, child.name, child, remove, links)
+            except OSError as e:
+                failures.append(e)
     finally:
-        os.close(fd)
-    os.rmdir(name, dir_fd=parent_fd)
+        for frame in stack:
+            os.close(frame[0])
+    if failures and remove:
+        raise Incomplete(failures[0], len(failures), freed)
     return freed
 
 
-def open_folder(path) -> int:
-    """A descriptor of folder ``path``, refusing a symlink in its place (renames and
-    removals relative to it cannot be redirected by a folder swapped for a link later)."""
-    return os.open(str(path), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+def tree_bytes_at(parent_fd, name, links=None) -> int:
+    """Bytes a removal of entry ``name`` of ``parent_fd`` would free (dry run); pass
+    the same ``links`` dict for a whole run to count files hard-linked between entries."""
+    return _tree(parent_fd, name, False, {} if links is None else links)
+
+
+def remove_at(parent_fd, name) -> int:
+    """Remove entry ``name`` of ``parent_fd`` whatever it is (a link as a link); bytes freed.
+    Raises :class:`Incomplete` when something could not be removed (after trying the rest)."""
+    return _tree(parent_fd, name, True, None)
 
 
 class Trash:
-    """The trash folder of one family (jobs, scenarios, exports) and its lock."""
+    """A family folder (jobs, scenarios, exports) of DIP_HOME: its descriptor (which
+    the purge walks from), its lock (an ``flock`` on that descriptor) and its trash."""
 
     def __init__(self, dip_home, family):
-        self.root = checked_target(dip_home, family)
+        check_name(family, "family")
+        self.dip_home = Path(dip_home)
+        self.root = self.dip_home / family
         self.path = self.root / TRASH
-        self._lock_fd = None
+        self.root_fd = None  # the family folder, opened once (O_NOFOLLOW)
         self._fd = None  # the trash folder, opened once (O_NOFOLLOW)
+        self._prefix = os.urandom(4).hex()  # parked names never collide with an earlier run's leftovers
         self._names = itertools.count()
+        #: Why the trash folder could not be created (the disk is full), while it cannot.
+        self.unavailable = None
+        #: Entries removed in place because the trash folder could not be created.
+        self.removed_in_place = 0
 
-    def acquire(self, create=True):
-        """Take the family's lock; raise LockHeld when another purge holds it.
+    def open(self) -> int:
+        """The family folder's descriptor: DIP_HOME itself may be a symlink (the
+        administrator's choice); the family folder may not."""
+        if self.root_fd is None:
+            home = os.open(str(self.dip_home), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                self.root_fd = open_dir_at(home, self.root.name)
+            except OSError as e:
+                if e.errno in (errno.ENOTDIR, errno.ELOOP):
+                    raise UnsafePath("%s is not a real folder (symlink or file)" % self.root) from None
+                raise
+            finally:
+                os.close(home)
+        return self.root_fd
 
-        With ``create=False`` (dry runs) nothing is created: a missing lock file
-        means nobody holds it.
-        """
-        if create:
-            os.makedirs(self.path, exist_ok=True)
-            if not stat.S_ISDIR(os.lstat(self.path).st_mode):
-                raise UnsafePath("%s is not a real folder (symlink or file)" % self.path)
-        lock = self.path / "lock"
-        if not create and not lock.exists():
-            return self
-        flags = os.O_RDWR | (os.O_CREAT if create else 0)
-        fd = os.open(str(lock), flags, 0o600)
+    def acquire(self, shared=False):
+        """Take the family's lock (shared for dry runs); raise LockHeld when another
+        purge holds it. Creates nothing: the lock is on the family folder itself."""
+        fd = self.open()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError as e:
-            os.close(fd)
+            self.release()
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise LockHeld("another node-ops purge of %s is running" % self.root.name) from None
             raise
-        self._lock_fd = fd
         return self
 
     def release(self):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self.root_fd is not None:
+            os.close(self.root_fd)  # closing the last descriptor releases the flock
+            self.root_fd = None
 
     def __enter__(self):
         return self
@@ -186,35 +255,94 @@ class Trash:
     def __exit__(self, *exc):
         self.release()
 
-    def leftovers(self):
-        if not self.path.is_dir():
-            return []
-        return sorted(p for p in self.path.iterdir() if p.name != "lock")
+    def _open_trash(self) -> bool:
+        """Open the trash folder if it exists; UnsafePath when something else has its name."""
+        if self._fd is None:
+            try:
+                self._fd = open_dir_at(self.open(), TRASH)
+            except FileNotFoundError:
+                return False
+            except OSError as e:
+                if e.errno in (errno.ENOTDIR, errno.ELOOP):
+                    raise UnsafePath("%s is not a real folder (symlink or file)" % self.path) from None
+                raise
+        return True
 
-    def empty(self) -> int:
-        """Finish removing what an interrupted run left in the trash; bytes freed."""
-        return sum(self.remove_parked(p.name) for p in self.leftovers())
+    def check(self):
+        """Refuse (UnsafePath) a trash that is a symlink or a file; creates nothing."""
+        self._open_trash()
+
+    def ready(self) -> bool:
+        """The trash folder, open, created on first use. False while it cannot be
+        created because the disk is full (:attr:`unavailable` says why): the caller
+        then removes in place, which frees the space to create it on a later call."""
+        if self._fd is not None:
+            return True
+        try:
+            os.mkdir(TRASH, 0o700, dir_fd=self.open())
+        except FileExistsError:
+            pass
+        except OSError as e:
+            if e.errno in FULL:
+                self.unavailable = e
+                return False
+            raise
+        self.unavailable = None
+        return self._open_trash()
+
+    def leftovers(self):
+        """What is in the trash (paths, for reports); empty when there is no trash."""
+        close = self.root_fd is None
+        try:
+            if not self._open_trash():
+                return []
+            return sorted(self.path / n for n in os.listdir(self._fd))
+        except FileNotFoundError:
+            return []
+        finally:
+            if close:
+                self.release()
+
+    def empty(self):
+        """Remove what interrupted runs left in the trash, each leftover tried:
+        (bytes freed, [(path, OSError)] of what could not be removed)."""
+        freed, failures = 0, []
+        for path in self.leftovers():
+            try:
+                freed += self.remove_parked(path.name)
+            except OSError as e:
+                freed += getattr(e, "freed", 0)
+                failures.append((path, e))
+        return freed, failures
+
+    def parked_name(self, name) -> str:
+        """A unique name in the trash for entry ``name``, at most NAME_MAX bytes long."""
+        prefix = "%s-%d-" % (self._prefix, next(self._names))
+        return prefix + os.fsdecode(os.fsencode(name)[:NAME_MAX - len(prefix)])
 
     def park(self, folder_fd, name) -> str:
-        """Rename entry ``name`` of the folder open as ``folder_fd`` (see :func:`open_folder`)
-        into the trash: atomic, DSS no longer sees it. Returns the parked name."""
+        """Rename entry ``name`` of the folder open as ``folder_fd`` into the trash
+        (see :meth:`ready`): atomic, DSS no longer sees it. Returns the parked name."""
         check_name(name)
-        parked = "%d-%d-%s" % (os.getpid(), next(self._names), name)
-        os.rename(name, parked, src_dir_fd=folder_fd, dst_dir_fd=self._dir_fd())
+        parked = self.parked_name(name)
+        os.rename(name, parked, src_dir_fd=folder_fd, dst_dir_fd=self._fd)
         return parked
 
     def remove_parked(self, parked) -> int:
         """Remove an entry parked by :meth:`park`; bytes freed."""
-        return _remove_at(self._dir_fd(), parked)
+        self._open_trash()
+        return remove_at(self._fd, parked)
+
+    def remove_in_place(self, folder_fd, name) -> int:
+        """Remove entry ``name`` of ``folder_fd`` where it is (the trash cannot be created)."""
+        check_name(name)
+        freed = remove_at(folder_fd, name)
+        self.removed_in_place += 1
+        return freed
 
     def remover(self, threads=REMOVAL_THREADS):
         """A thread pool for :meth:`remove_parked` (``submit(parked)`` gives a future of the bytes freed)."""
         return _Remover(self, threads)
-
-    def _dir_fd(self):
-        if self._fd is None:
-            self._fd = open_folder(self.path)
-        return self._fd
 
 
 class _Remover:
