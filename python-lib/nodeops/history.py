@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 
 from . import dssapi, safefs
 from .errors import Unavailable
+from .report import printable_text
 
 FOLDER_NAME = "node_ops_capacity_history"
 COLUMNS = ("timestamp", "epoch_ms", "scope", "name", "bytes", "files")
@@ -65,8 +66,8 @@ def to_csv(snapshots) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
-    for s in snapshots:
-        w.writerows(s.rows())
+    for s in snapshots:  # a folder name that is not UTF-8 is kept escaped (\xNN), as reports show it
+        w.writerows(tuple(printable_text(v) if isinstance(v, str) else v for v in row) for row in s.rows())
     return buf.getvalue()
 
 

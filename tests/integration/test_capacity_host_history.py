@@ -155,3 +155,19 @@ def test_macro_in_a_project_without_the_history_folder_creates_nothing(sim):
     assert "the capacity-report step creates the managed folder" in out.result
     assert not [f for f in DSSClient(sim.url, sim.api_key("admin")).get_project("MARKETING_DASH").list_managed_folders()
                 if f["name"] == history.FOLDER_NAME]
+
+
+def test_a_project_folder_whose_name_is_not_utf8_is_kept_in_the_history_escaped(sim, new_instance, tmp_path):
+    dip_home, _ = new_instance()
+    bad = os.fsencode(str(dip_home / "managed_datasets")) + b"/CAF\xe9"
+    os.makedirs(bad)
+    with open(bad + b"/part-0.csv", "wb") as f:
+        f.write(b"x" * 10000)
+    report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    assert "CAF\\\\xe9" in json.dumps(report)  # shown escaped (JSON doubles the backslash)
+    text = (tmp_path / "h" / history.file_name(history.month_of(int(time.time() * 1000)))).read_text("utf-8")
+    assert "CAF\\xe9" in text
+    # and it reads back: a second run has a history of two snapshots naming the same project
+    cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    snaps = history.load(history.LocalStore(tmp_path / "h"), int(time.time() * 1000))
+    assert len(snaps) == 2 and "CAF\\xe9 (orphan)" in snaps[-1].projects
