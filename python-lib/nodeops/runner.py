@@ -9,7 +9,7 @@ from . import operations
 
 def run_operation(operation_id, ctx, config, progress=None):
     op = operations.get(operation_id)
-    params = op.parse(config)  # raises ParameterError before anything happens
+    params = op.parse(config, ctx)  # raises ParameterError (every bad parameter) before anything happens
     if "dry_run" in params:
         ctx.dry_run = params["dry_run"]
     return op.run(ctx, params, progress)
