@@ -199,6 +199,18 @@ def silent_backend():
         server.close()
 
 
+def _finish(procs, deadline):
+    """{name: (stdout, stderr, exit code or "hung")}: the processes still running at ``deadline`` are killed."""
+    results = {}
+    for name, proc in procs.items():
+        try:
+            results[name] = proc.communicate(timeout=max(0.1, deadline - time.monotonic())) + (proc.returncode,)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            results[name] = proc.communicate() + ("hung",)
+    return results
+
+
 def test_no_operation_waits_for_ever_on_a_backend_that_never_answers(sim, tmp_path):
     """The very first call (who is the user?) times out: a clear refusal, a breach for health-check."""
     dip_home = str(sim.state.dip_home)
@@ -209,13 +221,7 @@ def test_no_operation_waits_for_ever_on_a_backend_that_never_answers(sim, tmp_pa
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env=nodeops_cli.env({"NODEOPS_API_TIMEOUT": str(TIMEOUT_S)}))
                  for op in OPS}
-        results = {}
-        for op, proc in procs.items():
-            try:
-                results[op] = proc.communicate(timeout=60) + (proc.returncode,)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                results[op] = proc.communicate() + ("hung",)
+        results = _finish(procs, started + 30)
         elapsed = time.monotonic() - started
     for op, (stdout, stderr, code) in results.items():
         assert "Traceback" not in stderr, (op, stderr)
@@ -230,7 +236,7 @@ def test_no_operation_waits_for_ever_on_a_backend_that_never_answers(sim, tmp_pa
 def test_a_backend_that_stalls_after_answering_who_the_user_is_is_no_hang_either(start_sim, new_instance, tmp_path):
     dip_home, model = new_instance()
     sim = start_sim(dip_home, model)
-    sim.inject(r"^(?!.*(/auth/info|/admin/groups/)).*$", status=None, delay=TIMEOUT_S + 4)
+    sim.inject(r"^(?!.*(/auth/info|/admin/groups/)).*$", status=None, delay=TIMEOUT_S + 2)
     env = {"NODEOPS_API_TIMEOUT": str(TIMEOUT_S)}
     ops = ("purge-job-logs", "cull-kernels", "config-audit", "setup-admin-project", "collect-metrics", "health-check")
     procs = {}
@@ -240,15 +246,9 @@ def test_a_backend_that_stalls_after_answering_who_the_user_is_is_no_hang_either
         procs[op] = subprocess.Popen([sys.executable, "-m", "nodeops", op] + args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=nodeops_cli.env(env))
     started = time.monotonic()
-    for op, proc in procs.items():
-        try:
-            stdout, stderr = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail("%s hung" % op)
+    for op, (stdout, stderr, code) in _finish(procs, started + 30).items():
         assert "Traceback" not in stderr, (op, stderr)
-        assert proc.returncode in (1, 2) and "did not answer in time" in stdout + stderr, (op, stdout, stderr)
-    assert time.monotonic() - started < 45
+        assert code in (1, 2) and "did not answer in time" in stdout + stderr, (op, code, stdout, stderr)
 
 
 def test_inside_dss_the_first_call_times_out_too(sim, tmp_path, monkeypatch):
@@ -257,9 +257,9 @@ def test_inside_dss_the_first_call_times_out_too(sim, tmp_path, monkeypatch):
     with silent_backend() as url:
         started = time.monotonic()
         step = run_step_process(nodeops_cli.PYTHON_LIB.parent, "health-check", "ADMIN", {}, url, "ticket",
-                                sim.state.dip_home, timeout=60)
+                                sim.state.dip_home, timeout=20)  # raises TimeoutExpired on a hang
         macro = run_macro_process(nodeops_cli.PYTHON_LIB.parent, "capacity-report", "ADMIN", {}, {}, url, "ticket",
-                                  sim.state.dip_home, timeout=60)
+                                  sim.state.dip_home, timeout=20)
         elapsed = time.monotonic() - started
     assert not step.ok and "backend API reachable: no" in step.error_message, step.stderr[-2000:]
     assert not macro.ok and "did not answer in time" in macro.error, macro.error
