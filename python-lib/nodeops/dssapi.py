@@ -6,6 +6,8 @@ numbers). Connection failures become :class:`~nodeops.errors.Unavailable` with a
 message an administrator can act on.
 """
 
+from urllib.parse import urlsplit
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -49,16 +51,28 @@ def _retry():
 
 
 class TimeoutAdapter(HTTPAdapter):
-    """A transport adapter giving every request of its session a timeout (dataikuapi sets none)."""
+    """A transport adapter giving every request of its session a timeout (dataikuapi sets none).
+
+    Once a call has timed out, the next ones fail at once: a DSS that did not
+    answer in time is not waited on again by the same run, so a run that makes
+    many calls still ends within about one timeout."""
 
     def __init__(self, timeout):
         self.timeout = timeout
+        self.timed_out = None  # the first call that did not answer in time
         super().__init__(max_retries=_retry())
 
     def send(self, request, **kwargs):
+        if self.timed_out is not None:
+            raise requests.exceptions.Timeout("not sent: an earlier call (%s) did not answer within %g s"
+                                              % (self.timed_out, self.timeout), request=request)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
+        try:
+            return super().send(request, **kwargs)
+        except requests.exceptions.Timeout:
+            self.timed_out = "%s %s" % (request.method, urlsplit(request.url).path)
+            raise
 
 
 def set_timeout(client, seconds):

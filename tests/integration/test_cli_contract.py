@@ -249,6 +249,7 @@ def test_a_backend_that_stalls_after_answering_who_the_user_is_is_no_hang_either
     for op, (stdout, stderr, code) in _finish(procs, started + 30).items():
         assert "Traceback" not in stderr, (op, stderr)
         assert code in (1, 2) and "did not answer in time" in stdout + stderr, (op, code, stdout, stderr)
+    assert time.monotonic() - started < 15  # one timeout, then no more waiting on that DSS
 
 
 def test_inside_dss_the_first_call_times_out_too(sim, tmp_path, monkeypatch):
@@ -288,3 +289,20 @@ def test_gets_are_retried_on_502_503_504_and_writes_never(sim):
         sim.clear_faults()
     dssapi.set_timeout(client, 30)  # a lower timeout is never raised by a later, looser one
     assert dssapi.timeout_of(client) == TIMEOUT_S
+
+
+def test_after_one_timeout_a_run_stops_waiting_on_that_dss():
+    from nodeops import dssapi
+    from nodeops.errors import Unavailable
+
+    with silent_backend() as url:
+        client = dssapi.connect(url, "k", timeout=TIMEOUT_S)
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="did not answer in time"):
+            dssapi.project_keys(client)
+        assert TIMEOUT_S <= time.monotonic() - started < TIMEOUT_S + 2
+        started = time.monotonic()
+        for _ in range(5):
+            with pytest.raises(Unavailable, match=r"not sent: an earlier call \(GET /dip/publicapi/projects/\)"):
+                dssapi.enabled_user_count(client)
+        assert time.monotonic() - started < 0.5
