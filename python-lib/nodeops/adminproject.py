@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from . import dssapi
-from .errors import ParameterError
-from .params import Param
+from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, timezone_problem
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "setup-admin-project"
@@ -39,11 +38,11 @@ PARAMS = (
           description="When set, every scenario mails this address when it fails."),
     Param("timezone", "STRING", "Time zone", default="",
           description="Time zone of the schedules, e.g. Europe/Paris; empty: the DSS server's."),
-    Param("retention_days", "INT", "Log retention (days)", default=30, min=0,
+    Param("retention_days", "INT", "Log retention (days)", default=30, min=0, max=MAX_DAYS,
           description="Passed to the purge steps."),
-    Param("keep_last", "INT", "Always keep the newest", default=20, min=0,
+    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT,
           description="Passed to the log purge steps."),
-    Param("max_idle_hours", "DOUBLE", "Kernel idle limit (hours)", default=24, min=0,
+    Param("max_idle_hours", "DOUBLE", "Kernel idle limit (hours)", default=24, min=0, max=MAX_HOURS,
           description="Passed to the kernel culling step."),
     Param("backup_dir", "STRING", "Backup folder", default="",
           description="When set (an absolute path outside DIP_HOME), a BACKUP scenario archives config/ there "
@@ -174,7 +173,8 @@ class Action:
     apply: Optional[object] = None  # a callable, for create/update
 
 
-def _check(params):
+def check(params, ctx):
+    """The problems of the parameters (the runner checks them before anything happens)."""
     problems = []
     if not _KEY_RE.match(params.project_key or ""):
         problems.append("'project_key' must be capital letters, digits and _, starting with a letter, not %r"
@@ -185,15 +185,13 @@ def _check(params):
         problems.append("'alert_email' must be one e-mail address, not %r" % params.alert_email)
     if params.backup_dir and not params.backup_dir.startswith("/"):
         problems.append("'backup_dir' must be an absolute path, not %r" % params.backup_dir)
-    if params.timezone and not re.match(r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$|^SERVER$|^UTC$", params.timezone):
-        problems.append("'timezone' must be a time zone name such as Europe/Paris, not %r" % params.timezone)
-    if problems:
-        raise ParameterError(OPERATION_ID, problems)
+    if params.timezone and params.timezone != "SERVER" and timezone_problem("timezone", params.timezone):
+        problems.append(timezone_problem("timezone", params.timezone) + " (or SERVER: the server's)")
+    return problems
 
 
 def run(ctx, params, progress=None) -> Report:
     ctx.require_admin()
-    _check(params)
     client = ctx.require_client()
     now_ms = int(ctx.now().timestamp() * 1000)
     report = Report(operation=OPERATION_ID, title="%s: %s" % (TITLE, params.project_key), generated_at_ms=now_ms,

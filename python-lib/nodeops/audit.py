@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from . import backup, datadir, dssapi, fixes, heaps, retention
-from .errors import ParameterError, Unavailable
-from .params import Param
+from .errors import Unavailable
+from .params import MAX_HOURS, Param
 from .report import Column, Figure, Finding, Report, Table
 
 OPERATION_ID = "config-audit"
@@ -31,7 +31,7 @@ PARAMS = (
                       "so the scenario's reporters send the alert."),
     Param("backup_dir", "STRING", "Backup folder", default="",
           description="Where backups of DIP_HOME land (a local or mounted folder). Empty: backups are not checked."),
-    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1,
+    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1, max=MAX_HOURS,
           description="The newest backup must be younger than this."),
     Param("admin_project_key", "STRING", "Administration project key", default="ADMIN",
           description="The project that schedules the maintenance scenarios."),
@@ -477,20 +477,19 @@ def check_sanity(f):
 
 
 # ---- the operation ---------------------------------------------------------------------
-def _check_params(params):
+def check(params, ctx):
+    """The problems of the parameters (the runner checks them before anything happens)."""
     problems = []
     if not re.match(r"^[A-Za-z0-9_]+$", params.admin_project_key or ""):
         problems.append("'admin_project_key' must be a project key (letters, digits, _), not %r"
                         % params.admin_project_key)
     if params.backup_dir and not os.path.isabs(params.backup_dir):
         problems.append("'backup_dir' must be an absolute path, not %r" % params.backup_dir)
-    if problems:
-        raise ParameterError(OPERATION_ID, problems)
+    return problems
 
 
 def run(ctx, params, progress=None) -> Report:
     ctx.require_admin()
-    _check_params(params)
     started = time.process_time()
     facts = gather(ctx, params)
     report = Report(operation=OPERATION_ID, title=TITLE, generated_at_ms=facts.now_ms, params=dict(params))

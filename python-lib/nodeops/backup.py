@@ -54,8 +54,8 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import datadir, processes
-from .errors import NodeOpsError, ParameterError
-from .params import Param
+from .errors import NodeOpsError
+from .params import MAX_COUNT, Param
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "backup"
@@ -90,9 +90,9 @@ PARAMS = (
     Param("exclude", "STRINGS", "Excluded top-level folders", default=DEFAULT_EXCLUDE,
           description="For DATA_DIR. Default from the DSS backup guidance; also consider exports, "
                       "prepared_bundles, apinode-packages."),
-    Param("keep_daily", "INT", "Daily copies kept", default=7, min=0),
-    Param("keep_weekly", "INT", "Weekly copies kept", default=4, min=0),
-    Param("keep_monthly", "INT", "Monthly copies kept", default=6, min=0),
+    Param("keep_daily", "INT", "Daily copies kept", default=7, min=0, max=MAX_COUNT),
+    Param("keep_weekly", "INT", "Weekly copies kept", default=4, min=0, max=MAX_COUNT),
+    Param("keep_monthly", "INT", "Monthly copies kept", default=6, min=0, max=MAX_COUNT),
     Param("compression", "SELECT", "Compression", default="gzip", choices=(("gzip", "gzip"), ("zstd", "zstd"))),
     Param("dry_run", "BOOLEAN", "Dry run (retention)", default=True,
           description="The archive is always written; old archives are only listed, not deleted."),
@@ -1047,12 +1047,14 @@ def keep(times, daily, weekly, monthly):
 
 
 # ---- operations -------------------------------------------------------------------------------
-def _check(params, dip_home):
+def check(params, ctx):
+    """The problems of the parameters (the runner checks them before anything happens)."""
     problems = []
+    dip_home = ctx.dip_home if ctx is not None else None
     target = params.target_dir
     if not target or not os.path.isabs(target):
         problems.append("'target_dir' must be an absolute path, not %r" % target)
-    else:
+    elif dip_home is not None:
         real_target, real_home = os.path.realpath(target), os.path.realpath(str(dip_home))
         if real_target == real_home or real_target.startswith(real_home + os.sep):
             problems.append("'target_dir' %s is inside DIP_HOME %s: backups must live elsewhere" % (target, dip_home))
@@ -1063,8 +1065,7 @@ def _check(params, dip_home):
             problems.append("'exclude' holds top-level folder names, not %r" % name)
     if params.compression == "zstd" and shutil.which("zstd") is None:
         problems.append("'compression' zstd needs the zstd command, which this host lacks; use gzip")
-    if problems:
-        raise ParameterError(OPERATION_ID, problems)
+    return problems
 
 
 def _fail(report, message):
@@ -1150,7 +1151,6 @@ def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now
 def run(ctx, params, progress=None) -> Report:
     ctx.require_admin()
     dip_home = ctx.require_dip_home()
-    _check(params, dip_home)
     now = ctx.now()
     report = Report(operation=OPERATION_ID, title="Backup of %s" % dip_home, generated_at_ms=int(now.timestamp() * 1000),
                     dry_run=params.dry_run, params=dict(params))

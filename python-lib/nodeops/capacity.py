@@ -17,7 +17,7 @@ import os
 
 from . import datadir, dssapi, heaps, history, processes
 from .errors import Unavailable
-from .params import Param
+from .params import MAX_GB, Param
 from .report import Chart, Column, Figure, Finding, Report, Table
 
 OPERATION_ID = "capacity-report"
@@ -29,7 +29,7 @@ PARAMS = (
     Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000,
           description="How many of the largest folders one level below the top-level folders (e.g. jobs/SALES) "
                       "and of the largest projects to list."),
-    Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0,
+    Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0, max=MAX_GB,
           description="A finding is raised when the filesystem holding DIP_HOME is smaller than this (GB = 10^9 bytes)."),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add a snapshot to the capacity history and show the growth and the forecast "

@@ -32,6 +32,9 @@ class Context:
     component: str = "cli"
     #: A local folder for the capacity history (command line); inside DSS it is a managed folder.
     history_dir: Optional[Path] = None
+    #: Why the DSS API could not say who the user is (then ``client`` is None): set only for
+    #: operations that report an unreachable API (health-check) instead of refusing to run.
+    api_error: Optional[str] = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("nodeops"))
 
     def __post_init__(self):
@@ -44,6 +47,8 @@ class Context:
 
     def require_admin(self):
         """Refuse unless the current user is a DSS administrator."""
+        if self.api_error is not None:
+            raise Unavailable("cannot check that the current user is a DSS administrator: %s" % self.api_error)
         if not self.is_admin:
             who = "user '%s' is not one" % self.user if self.user else "the current user could not be identified as one"
             raise PermissionRefused("permission denied: node-ops macros require a DSS administrator (%s)" % who)

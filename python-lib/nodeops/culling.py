@@ -21,7 +21,7 @@ from typing import List, Optional
 
 from . import dssapi
 from .errors import Unavailable
-from .params import Param
+from .params import MAX_HOURS, MAX_MIB, Param
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "cull-kernels"
@@ -33,16 +33,16 @@ HOUR_MS = 3600 * 1000
 CONFIRM_TIMEOUT_S = 15.0
 
 PARAMS = (
-    Param("max_idle_hours", "DOUBLE", "Maximum idle time (hours)", default=24, min=0,
+    Param("max_idle_hours", "DOUBLE", "Maximum idle time (hours)", default=24, min=0, max=MAX_HOURS,
           description="Kill kernels idle for longer than this. 0 = off."),
-    Param("max_age_hours", "DOUBLE", "Maximum session age (hours)", default=0, min=0,
+    Param("max_age_hours", "DOUBLE", "Maximum session age (hours)", default=0, min=0, max=MAX_HOURS,
           description="Kill sessions started longer ago than this, idle or not. 0 = off."),
-    Param("max_memory_mb", "INT", "Maximum memory (MiB)", default=0, min=0,
+    Param("max_memory_mb", "INT", "Maximum memory (MiB)", default=0, min=0, max=MAX_MIB,
           description="Kill kernels whose resident memory (kernel and its child processes) exceeds this many MiB, "
                       "when the kernel runs on this host. 0 = off."),
     Param("protect_busy", "BOOLEAN", "Protect busy kernels", default=True,
           description="Never kill a kernel that is computing, unless it has been busy for longer than the maximum below."),
-    Param("max_busy_hours", "DOUBLE", "Maximum busy time (hours)", default=0, min=0,
+    Param("max_busy_hours", "DOUBLE", "Maximum busy time (hours)", default=0, min=0, max=MAX_HOURS,
           description="With busy kernels protected, a kernel busy without interruption for longer than this loses "
                       "the protection. 0 = busy kernels are never killed."),
     Param("protect_connected", "BOOLEAN", "Protect connected kernels", default=True,

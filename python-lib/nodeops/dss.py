@@ -19,21 +19,23 @@ from .errors import NodeOpsError
 __all__ = ["Runnable", "ResultTable", "build_context", "run_macro", "run_step"]
 
 
-def build_context(project_key=None, component="macro") -> Context:
+def build_context(operation_id, project_key=None, component="macro") -> Context:
     """The context of the user running the macro or the scenario.
 
-    ``dataiku.api_client()`` carries that user's rights; DIP_HOME is set by DSS
-    for plugin code (readable when the component declares ``impersonate: false``).
+    ``dataiku.api_client()`` carries that user's rights; every call it makes
+    times out (``$NODEOPS_API_TIMEOUT`` seconds, default 30), the first one
+    included. DIP_HOME is set by DSS for plugin code (readable when the
+    component declares ``impersonate: false``).
     """
-    client = dataiku.api_client()
-    login, is_admin = dssapi.identify(client)
-    return Context(dip_home=os.environ.get("DIP_HOME"), client=client, user=login, is_admin=is_admin,
-                   project_key=project_key, component=component)
+    client = dssapi.set_timeout(dataiku.api_client(), dssapi.timeout_seconds(os.environ.get(dssapi.TIMEOUT_ENV)))
+    login, is_admin, api_error = runner.identify(operation_id, client)
+    return Context(dip_home=os.environ.get("DIP_HOME"), client=None if api_error else client, user=login,
+                   is_admin=is_admin, project_key=project_key, component=component, api_error=api_error)
 
 
 def run_macro(operation_id, project_key, config, plugin_config, progress_callback=None, result="HTML"):
     """Body of ``MyRunnable.run``: the report as HTML (or as a ResultTable)."""
-    ctx = build_context(project_key)
+    ctx = build_context(operation_id, project_key)
     report = runner.run_operation(operation_id, ctx, config, progress_callback)
     if result == "RESULT_TABLE":
         return render.to_result_table(report, ResultTable)
@@ -47,13 +49,14 @@ class StepFailed(NodeOpsError):
 def run_step(operation_id):
     """Body of ``step.py``: run, log the report, set scenario variables, fail if asked."""
     config = get_step_config()
-    ctx = build_context(dataiku.default_project_key(), component="step")
+    ctx = build_context(operation_id, dataiku.default_project_key(), component="step")
     report = runner.run_operation(operation_id, ctx, config)
     print(render.to_text(report))
-    insight = operations.get(operation_id).insight_id
-    if insight:  # the report on the project's dashboards
-        save_insight(insight, payload=render.to_html(report), content_type="text/html", label=report.title)
-    Scenario().set_scenario_variables(**runner.scenario_variables(report))
+    if ctx.api_error is None:  # else the backend does not answer: the failure below says so, without waiting on it
+        insight = operations.get(operation_id).insight_id
+        if insight:  # the report on the project's dashboards
+            save_insight(insight, payload=render.to_html(report), content_type="text/html", label=report.title)
+        Scenario().set_scenario_variables(**runner.scenario_variables(report))
     if report.failure:
         raise StepFailed(report.failure)
     return report

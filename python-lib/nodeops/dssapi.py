@@ -6,9 +6,14 @@ numbers). Connection failures become :class:`~nodeops.errors.Unavailable` with a
 message an administrator can act on.
 """
 
-import requests
+from urllib.parse import urlsplit
 
-from .errors import Unavailable
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import ParameterError, Unavailable
+from .params import Param, parse_params
 
 try:  # dataikuapi is a dependency of the dataiku runtime and of the CLI
     from dataikuapi.utils import DataikuException
@@ -17,11 +22,96 @@ except ImportError:  # pragma: no cover - only without dataikuapi installed
         pass
 
 
-def connect(url, api_key):
-    """A client for a DSS reached by URL with an API key (command line, remote nodes)."""
+# ---- connection and timeouts --------------------------------------------------------------
+#: How long each DSS API call may wait for the server (to connect, then for each read): the one
+#: place it is set. Entry points take it from $NODEOPS_API_TIMEOUT (and ``--api-timeout``).
+TIMEOUT = Param("api_timeout", "DOUBLE", "DSS API timeout (seconds)", default=30.0, min=0.1, max=3600,
+                description="Each DSS API call gives up after this many seconds without an answer.")
+TIMEOUT_ENV = "NODEOPS_API_TIMEOUT"
+
+
+def timeout_seconds(value, source="$" + TIMEOUT_ENV):
+    """The API timeout from a setting (None or empty: the default); a ParameterError naming ``source`` otherwise."""
+    try:
+        return parse_params("node-ops", (TIMEOUT,), {TIMEOUT.name: value})[TIMEOUT.name]
+    except ParameterError as e:
+        raise ParameterError(e.operation, [p.replace("'%s'" % TIMEOUT.name, "'%s'" % source) for p in e.problems])
+
+
+def _retry():
+    """Retries for idempotent calls the server could not serve right now (a proxy's 502/503/504);
+    never after a timeout, so a call that hangs costs one timeout, not three."""
+    kwargs = dict(total=2, connect=0, read=False, status=2, status_forcelist=(502, 503, 504), backoff_factor=0.5,
+                  respect_retry_after_header=False, raise_on_status=False)
+    methods = frozenset(("GET", "HEAD", "OPTIONS"))
+    try:
+        return Retry(allowed_methods=methods, other=0, **kwargs)
+    except TypeError:  # urllib3 < 1.26
+        return Retry(method_whitelist=methods, **kwargs)
+
+
+class TimeoutAdapter(HTTPAdapter):
+    """A transport adapter giving every request of its session a timeout (dataikuapi sets none).
+
+    Once a call has timed out, the next ones fail at once: a DSS that did not
+    answer in time is not waited on again by the same run, so a run that makes
+    many calls still ends within about one timeout."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.timed_out = None  # the first call that did not answer in time
+        super().__init__(max_retries=_retry())
+
+    def send(self, request, **kwargs):
+        if self.timed_out is not None:
+            raise requests.exceptions.Timeout("not sent: an earlier call (%s) did not answer within %g s"
+                                              % (self.timed_out, self.timeout), request=request)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        try:
+            return super().send(request, **kwargs)
+        except requests.exceptions.Timeout:
+            self.timed_out = "%s %s" % (request.method, urlsplit(request.url).path)
+            raise
+
+
+def set_timeout(client, seconds):
+    """Give every HTTP call of ``client`` a timeout of at most ``seconds``: a
+    :class:`TimeoutAdapter` mounted on the client's ``requests`` session (the
+    session is ``DSSClient._session`` in every client version; dataikuapi has no
+    public accessor). Refuses a client without such a session rather than risk a
+    call that waits forever. Returns ``client``."""
+    session = getattr(client, "_session", None)
+    if not isinstance(session, requests.Session):
+        raise Unavailable("this DSS API client has no requests session node-ops can give a timeout to; "
+                          "refusing to call the DSS API without one")
+    for prefix in ("https://", "http://"):
+        adapter = session.adapters.get(prefix)
+        if isinstance(adapter, TimeoutAdapter):
+            adapter.timeout = min(adapter.timeout, seconds)
+        else:
+            session.mount(prefix, TimeoutAdapter(seconds))
+    return client
+
+
+def timeout_of(client):
+    """The timeout :func:`set_timeout` gave ``client``, or None."""
+    adapter = getattr(getattr(client, "_session", None), "adapters", {}).get("http://")
+    return adapter.timeout if isinstance(adapter, TimeoutAdapter) else None
+
+
+def _unreachable(what, e):
+    if isinstance(e, requests.exceptions.Timeout):
+        return "the DSS API did not answer in time (%s): %s" % (what, e)
+    return "the DSS API could not be reached (%s): %s" % (what, e)
+
+
+def connect(url, api_key, timeout=TIMEOUT.default):
+    """A client for a DSS reached by URL with an API key (command line, remote nodes);
+    every call it makes times out after ``timeout`` seconds."""
     from dataikuapi import DSSClient
 
-    return DSSClient(url.rstrip("/"), api_key)
+    return set_timeout(DSSClient(url.rstrip("/"), api_key), timeout)
 
 
 def identify(client):
@@ -52,7 +142,8 @@ def identify(client):
                 return login, True
         return login, False
     except requests.exceptions.RequestException as e:
-        raise Unavailable("the DSS API at %s could not be reached: %s" % (getattr(client, "host", "?"), e)) from e
+        raise Unavailable("%s: %s" % (getattr(client, "host", "DSS"),
+                                      _unreachable("asked who the current user is", e))) from e
     except DataikuException as e:
         raise Unavailable("the DSS API refused to say who the current user is: %s" % e) from e
 
@@ -62,7 +153,7 @@ def _call(what, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except requests.exceptions.RequestException as e:
-        raise Unavailable("the DSS API could not be reached (%s): %s" % (what, e)) from e
+        raise Unavailable(_unreachable(what, e)) from e
     except DataikuException as e:
         raise Unavailable("the DSS API refused %s: %s" % (what, e)) from e
 
@@ -111,7 +202,7 @@ def running_jobs_by_project(client):
     try:
         items = client.list_running_jobs(all_users=True)
     except requests.exceptions.RequestException as e:
-        raise Unavailable("the DSS API could not be reached (listing running jobs): %s" % e) from e
+        raise Unavailable(_unreachable("listing running jobs", e)) from e
     except DataikuException:
         return None
     out = {}
@@ -142,7 +233,7 @@ def notebook_sessions(client):
         try:
             notebooks = client.list_running_notebooks(as_objects=False)
         except requests.exceptions.RequestException as e:
-            raise Unavailable("the DSS API could not be reached (listing notebook sessions): %s" % e) from e
+            raise Unavailable(_unreachable("listing notebook sessions", e)) from e
         except DataikuException as e:
             refused = e
         else:
@@ -200,7 +291,7 @@ def read_folder_file(folder, path):
         with folder.get_file(path) as resp:
             return resp.content.decode("utf-8")
     except requests.exceptions.RequestException as e:
-        raise Unavailable("the DSS API could not be reached (reading %s): %s" % (path, e)) from e
+        raise Unavailable(_unreachable("reading %s" % path, e)) from e
     except DataikuException as e:
         if "UnknownObject" in str(e) or "404" in str(e) or "does not exist" in str(e).lower():
             return None
@@ -267,7 +358,7 @@ def sanity_check(client):
     try:
         result = client.perform_instance_sanity_check()
     except requests.exceptions.RequestException as e:
-        raise Unavailable("the DSS API could not be reached (instance sanity check): %s" % e) from e
+        raise Unavailable(_unreachable("instance sanity check", e)) from e
     except DataikuException as e:
         if "UnknownObject" in str(e) or "No API endpoint" in str(e):
             return None
@@ -352,7 +443,7 @@ class AdminSetup:
         try:
             return self.project.get_dashboard(dashboard_id).get_settings().get_raw()
         except requests.exceptions.RequestException as e:
-            raise Unavailable("the DSS API could not be reached (reading dashboard %s): %s" % (dashboard_id, e)) from e
+            raise Unavailable(_unreachable("reading dashboard %s" % dashboard_id, e)) from e
         except DataikuException:
             return None
 
@@ -387,7 +478,7 @@ def running_jobs(client, keys):
             items = client.list_running_jobs(all_users=True)
             return [dict(j) for j in items]
         except requests.exceptions.RequestException as e:
-            raise Unavailable("the DSS API could not be reached (listing running jobs): %s" % e) from e
+            raise Unavailable(_unreachable("listing running jobs", e)) from e
         except DataikuException:
             pass  # an older DSS: per project
     out = []
@@ -430,20 +521,3 @@ def failed_scenario_runs(client, since_ms):
                 if outcome == "FAILED" and int(data.get("start") or 0) >= since_ms:
                     out.append((key, item["id"], data.get("start")))
     return out
-
-
-def set_timeout(client, seconds):
-    """Give every HTTP call of ``client`` a timeout (dataikuapi sets none): for
-    monitoring, which must never hang on a stuck backend."""
-    session = getattr(client, "_session", None)
-    if session is None or getattr(session, "_nodeops_timeout", None) == seconds:
-        return client
-    original = session.request
-
-    def request(method, url, **kwargs):
-        kwargs.setdefault("timeout", seconds)
-        return original(method, url, **kwargs)
-
-    session.request = request
-    session._nodeops_timeout = seconds
-    return client

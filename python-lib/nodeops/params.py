@@ -7,8 +7,9 @@ parameter's name, type, default and bounds live in exactly one place.
 """
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import ParameterError
 
@@ -92,28 +93,90 @@ class _Invalid(Exception):
     pass
 
 
+#: Upper bounds the code can honour, for the declarations of the operations.
+MAX_DAYS = 36500  # 100 years: a datetime minus this many days is still a valid datetime
+MAX_HOURS = MAX_DAYS * 24
+MAX_COUNT = 1000000  # a number of entries, copies, kernels, runs
+MAX_MIB = 1024 * 1024 * 1024  # 1 PiB in MiB
+MAX_GB = 1000 ** 3  # 1 EB in GB
+
+# Numbers as an administrator types them: ASCII digits only (Python's int() and
+# float() also take '٣', '1_000', ' nan', 'infinity'), one optional sign.
+_INT_RE = re.compile(r"[+-]?[0-9]{1,30}\Z", re.ASCII)
+_FLOAT_RE = re.compile(r"[+-]?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})([eE][+-]?[0-9]{1,4})?\Z", re.ASCII)
+# Control characters (NUL first) have no place in a name, a path or a host.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _shown(raw, limit=80):
+    """``repr(raw)`` for a message: never raises (a 5000-digit int), never floods (a huge list)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() > 200:
+        return "an integer of about %d digits" % int(raw.bit_length() * 0.30103)
+    try:
+        text = repr(raw)
+    except (ValueError, RecursionError):
+        return "a value of type %s" % type(raw).__name__
+    return text if len(text) <= limit else text[:limit - 5] + "...%s" % text[-2:]
+
+
+def _text(raw):
+    """A string parameter: stripped; refused when it holds control characters or
+    cannot name a file on this system (a lone surrogate from JSON)."""
+    if not isinstance(raw, str) or _CONTROL_RE.search(raw):
+        raise _Invalid
+    try:
+        raw.encode("utf-8", "surrogateescape")  # what os.fsencode does on Linux
+    except UnicodeEncodeError:
+        raise _Invalid from None
+    return raw.strip()
+
+
+def _integer(raw):
+    if isinstance(raw, bool):
+        raise _Invalid
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():  # DSS may deliver INT params as floats; nan and inf are not
+        return int(raw)
+    if isinstance(raw, str) and _INT_RE.match(raw.strip()):
+        return int(raw.strip())
+    raise _Invalid
+
+
+def _number(raw):
+    if isinstance(raw, bool):
+        raise _Invalid
+    if isinstance(raw, int):
+        if raw.bit_length() > 1000:
+            raise _Invalid  # float() would overflow
+        value = float(raw)
+    elif isinstance(raw, float):
+        value = raw
+    elif isinstance(raw, str) and _FLOAT_RE.match(raw.strip()):
+        value = float(raw.strip())
+    else:
+        raise _Invalid
+    if math.isnan(value) or math.isinf(value):
+        raise _Invalid
+    return value
+
+
+def _strings(raw):
+    if isinstance(raw, str):
+        items = raw.split(",")
+    elif isinstance(raw, (list, tuple)):
+        items = list(raw)
+    else:
+        raise _Invalid
+    return tuple(x for x in (_text(item) for item in items) if x)
+
+
 def _coerce(param, raw):
     t = param.type
     if t == "INT":
-        if isinstance(raw, bool):
-            raise _Invalid
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, float) and raw.is_integer():
-            value = int(raw)  # DSS may deliver INT params as floats
-        elif isinstance(raw, str) and raw.strip().lstrip("+-").isdigit():
-            value = int(raw.strip())
-        else:
-            raise _Invalid
+        value = _integer(raw)
     elif t == "DOUBLE":
-        if isinstance(raw, bool):
-            raise _Invalid
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise _Invalid from None
-        if math.isnan(value) or math.isinf(value):
-            raise _Invalid
+        value = _number(raw)
     elif t == "BOOLEAN":
         if isinstance(raw, bool):
             value = raw
@@ -122,21 +185,11 @@ def _coerce(param, raw):
         else:
             raise _Invalid
     elif t in ("STRING", "SELECT"):
-        if not isinstance(raw, str):
-            raise _Invalid
-        value = raw.strip()
+        value = _text(raw)
         if t == "SELECT" and value not in [v for v, _ in param.choices]:
             raise _Invalid
     else:  # STRINGS, MULTISELECT: lists
-        if isinstance(raw, str):
-            items = [x.strip() for x in raw.split(",")]
-        elif isinstance(raw, (list, tuple)):
-            if not all(isinstance(x, str) for x in raw):
-                raise _Invalid
-            items = [x.strip() for x in raw]
-        else:
-            raise _Invalid
-        value = tuple(x for x in items if x)
+        value = _strings(raw)
         if t == "MULTISELECT":
             allowed = [v for v, _ in param.choices]
             if any(x not in allowed for x in value):
@@ -151,34 +204,74 @@ def _is_missing(raw):
     return raw is None or (isinstance(raw, str) and raw.strip() == "")
 
 
-def parse_params(operation: str, params: Iterable[Param], config: Optional[Mapping]) -> ParamValues:
+def _default(p):
+    if isinstance(p.default, list):
+        return tuple(p.default)
+    if p.type == "DOUBLE" and p.default is not None:
+        return float(p.default)
+    return p.default
+
+
+def parse_params(operation: str, params: Iterable[Param], config: Optional[Mapping],
+                 check: Optional[Callable[[ParamValues], List[str]]] = None) -> ParamValues:
     """Validate ``config`` (as DSS or the command line gives it) into typed values.
 
-    Missing values take their default. Every problem is collected and reported
-    at once, naming the parameter and what is allowed; nothing has happened yet
-    when this raises.
+    Missing values take their default. ``check(values)``, the operation's own
+    checks across parameters, returns a list of problems; it sees every
+    parameter (a refused one at its default) and its problems about a
+    parameter already refused are dropped. Every problem is reported at once,
+    in one :class:`ParameterError` naming each parameter and what is allowed;
+    nothing has happened yet when this raises.
     """
-    config = dict(config or {})
-    problems = []
-    values = {}
+    params = tuple(params)
+    config = dict(config or {}) if isinstance(config, Mapping) else {}
+    problems, refused, values = [], set(), {}
     for p in params:
         raw = config.get(p.name)
         if _is_missing(raw):
             if p.mandatory:
                 problems.append("'%s' is mandatory (%s)" % (p.name, p.describe_allowed()))
-                continue
-            values[p.name] = p.default if not isinstance(p.default, list) else tuple(p.default)
+                refused.add(p.name)
+            values[p.name] = _default(p)
             continue
         try:
             values[p.name] = _coerce(p, raw)
         except _Invalid:
-            problems.append("'%s' must be %s, got %r" % (p.name, p.describe_allowed(), raw))
+            problems.append("'%s' must be %s, got %s" % (p.name, p.describe_allowed(), _shown(raw)))
+            refused.add(p.name)
+            values[p.name] = _default(p)
     # Keys that are not declared are ignored: DSS keeps the values of parameters
     # a newer plugin version removed in saved scenario steps, and adds its own
     # (e.g. _projectFolderId).
+    if check is not None:
+        problems += [m for m in check(ParamValues(values))
+                     if not any(m.startswith("'%s'" % name) for name in refused)]
     if problems:
         raise ParameterError(operation, problems)
     return ParamValues(values)
+
+
+def timezone_problem(name, value):
+    """None when ``value`` is a key of the time zone database (``zoneinfo``: the
+    system's, else the ``tzdata`` package); else the problem, naming parameter ``name``."""
+    zones = _timezones()
+    if value in zones:
+        return None
+    if not zones:
+        return "'%s' cannot be checked: this host has no time zone database (install the tzdata package)" % name
+    return "'%s' must be a time zone name of the zone database, such as Europe/Paris or UTC, not %s" % (
+        name, _shown(value))
+
+
+_ZONES = []
+
+
+def _timezones():
+    if not _ZONES:
+        import zoneinfo
+
+        _ZONES.append(frozenset(zoneinfo.available_timezones()))
+    return _ZONES[0]
 
 
 def to_dss_json(param: Param) -> dict:

@@ -21,7 +21,7 @@ from typing import Optional
 
 from . import dssapi, safedelete
 from .errors import ParameterError, Unavailable
-from .params import Param
+from .params import MAX_COUNT, MAX_DAYS, Param
 from .report import Column, Figure, Report, Table
 
 JOB_ID_RE = re.compile(r"_(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)\.(\d{3})$")
@@ -34,7 +34,7 @@ PROJECTS_MODES = (("ALL", "All projects"), ("CURRENT", "Current project"), ("INC
 #: (keeps memory flat and the HTML readable on 100k-entry purges).
 MAX_LISTED = 500
 
-RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0,
+RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0, max=MAX_DAYS,
                        description="Entries older than this may be deleted.")
 DRY_RUN = Param("dry_run", "BOOLEAN", "Dry run", default=True,
                 description="Report exactly what would be deleted; delete nothing.")
@@ -43,7 +43,7 @@ FAIL_ON_ERROR = Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors",
 
 LOG_PARAMS = (
     RETENTION_DAYS,
-    Param("keep_last", "INT", "Always keep the newest", default=20, min=0,
+    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT,
           description="Always keep this many newest entries per project (job logs) or per scenario (scenario runs), whatever their age."),
     Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES),
     Param("projects", "STRINGS", "Project keys", default=(),
@@ -189,10 +189,10 @@ def groups(family, root, errors):
 
 
 # ---- the operation -----------------------------------------------------------------
-def _selected_projects(family, params, ctx):
-    """Check the scope parameters before anything happens; returns a predicate on project keys."""
+def scope_problems(family, params, ctx):
+    """The problems of the scope parameters (the runner checks them before anything happens)."""
     if family.depth == 1:
-        return lambda key: True
+        return []
     mode, keys = params.projects_mode, params.projects
     problems = []
     for k in keys:
@@ -202,8 +202,17 @@ def _selected_projects(family, params, ctx):
             problems.append("'projects' contains %r, which is not a project key" % k)
     if mode == "INCLUDED" and not keys:
         problems.append("'projects' must list at least one project key when 'projects_mode' is INCLUDED")
-    if mode == "CURRENT" and not ctx.project_key:
+    if mode == "CURRENT" and ctx is not None and not ctx.project_key:
         problems.append("'projects_mode' CURRENT needs a current project")
+    return problems
+
+
+def _selected_projects(family, params, ctx):
+    """A predicate on project keys; refuses bad scope parameters."""
+    if family.depth == 1:
+        return lambda key: True
+    mode, keys = params.projects_mode, params.projects
+    problems = scope_problems(family, params, ctx)
     if problems:
         raise ParameterError(family.id, problems)
     if mode == "CURRENT":

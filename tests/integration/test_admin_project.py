@@ -170,7 +170,7 @@ def test_refusals_and_bad_parameters(env):
     for config, message in (({"project_key": "admin/x"}, "'project_key' must be capital letters"),
                             ({"alert_email": "ops at example"}, "'alert_email' must be one e-mail address"),
                             ({"timezone": "not a zone!"}, "'timezone' must be a time zone name"),
-                            ({"retention_days": -1}, "'retention_days' must be an integer >= 0")):
+                            ({"retention_days": -1}, "'retention_days' must be an integer from 0 to 36500")):
         bad = h.run_macro("setup-admin-project", dict(config, dry_run=False))
         assert not bad.ok and message in bad.error, bad.error
     assert "ADMIN" not in client.list_project_keys() and writes(sim) == []

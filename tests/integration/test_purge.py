@@ -205,7 +205,7 @@ def test_entry_parked_but_not_removable_is_reported_then_finished_by_a_later_run
     ({"projects_mode": "INCLUDED", "projects": ["../config"]}, "'projects' contains '../config'"),
     ({"projects_mode": "INCLUDED", "projects": "A/B"}, "'projects' contains 'A/B'"),
     ({"projects_mode": "INCLUDED"}, "'projects' must list at least one project key"),
-    ({"retention_days": -1}, "'retention_days' must be an integer >= 0"),
+    ({"retention_days": -1}, "'retention_days' must be an integer from 0 to 36500"),
     ({"projects_mode": "SOME"}, "'projects_mode' must be one of ALL, CURRENT, INCLUDED, ALL_BUT_EXCLUDED"),
 ])
 def test_bad_parameters_are_refused_before_anything(instance, config, message):

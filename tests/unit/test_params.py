@@ -57,3 +57,108 @@ def test_dss_declaration():
                                       "defaultValue": 30, "minI": 0}
     assert to_dss_json(PARAMS[3])["selectChoices"] == [{"value": "ALL", "label": "All"},
                                                        {"value": "CURRENT", "label": "Current"}]
+
+
+# ---- bounds, malformed numbers, huge values: a refusal naming the parameter, never a traceback ------------
+from nodeops import operations  # noqa: E402
+from nodeops.context import Context  # noqa: E402
+from nodeops.params import MAX_DAYS  # noqa: E402
+
+NUMERIC = [(op, p) for op in operations.OPERATIONS.values() for p in op.params if p.type in ("INT", "DOUBLE")]
+
+
+@pytest.mark.parametrize("op,p", NUMERIC, ids=["%s.%s" % (op.id, p.name) for op, p in NUMERIC])
+def test_every_number_has_bounds_and_both_bounds_are_accepted(op, p):
+    assert p.min is not None and p.max is not None, "%s.%s needs a lower and an upper bound" % (op.id, p.name)
+    for bound in (p.min, p.max):
+        assert op.parse(_valid(op, {p.name: bound}))[p.name] == bound
+        assert op.parse(_valid(op, {p.name: str(_num(bound))}))[p.name] == bound
+
+
+def _num(x):
+    return int(x) if float(x).is_integer() else x
+
+
+def _valid(op, config):
+    """``config`` plus what an operation needs besides (its mandatory parameters)."""
+    base = {p.name: "/tmp/x" for p in op.params if p.mandatory}
+    return dict(base, **config)
+
+
+BAD_NUMBERS = ["--5", "+-5", "-+5", "²", "٣", "1_000", "0x10", " nan", "inf", "-infinity", "1e400", "5 5", "",
+               "1.5.", ".", "e5", 10 ** 400, str(10 ** 400), "9" * 5000, 1e400, -1e400, float("nan"), 1e300, -1e300,
+               True, [], {}, [5], "5,"]
+
+
+@pytest.mark.parametrize("op,p", NUMERIC, ids=["%s.%s" % (op.id, p.name) for op, p in NUMERIC])
+def test_malformed_or_huge_numbers_are_refused_naming_the_parameter(op, p):
+    for raw in BAD_NUMBERS + [p.max + 1, p.min - 1, str(_num(p.max + 1))]:
+        if raw == "":
+            continue  # empty: the default
+        with pytest.raises(ParameterError) as e:
+            op.parse(_valid(op, {p.name: raw}))
+        assert e.value.problems and e.value.problems[0].startswith("'%s' must be " % p.name), (raw, e.value)
+        assert len(str(e.value)) < 400  # a 400-digit value is not echoed whole
+
+
+def test_the_day_bound_is_one_the_code_can_honour():
+    import datetime as dt
+
+    now = dt.datetime.now().astimezone()
+    assert (now - dt.timedelta(days=MAX_DAYS)).timestamp() < now.timestamp()
+    op = operations.get("purge-job-logs")
+    with pytest.raises(ParameterError, match="'retention_days' must be an integer from 0 to 36500"):
+        op.parse({"retention_days": 10 ** 9})  # timedelta(days=10**9) would raise OverflowError
+
+
+def test_strings_with_control_characters_or_lone_surrogates_are_refused():
+    for raw in ("/x\x00y", "a\nb", "\ud800", ["ok", "a\x00"]):
+        with pytest.raises(ParameterError, match="'target'|'projects'"):
+            parse_params("op", PARAMS, {"target": raw} if not isinstance(raw, list) else {"target": "t",
+                                                                                          "projects": raw})
+    # a non-UTF-8 file name as the command line hands it over (surrogateescape) is a valid path
+    assert parse_params("op", PARAMS, {"target": "/tmp/caf\udce9"}).target == "/tmp/caf\udce9"
+
+
+def test_timezone_is_checked_against_the_zone_database():
+    op = operations.get("setup-admin-project")
+    for good in ("Europe/Paris", "UTC", "America/Argentina/Buenos_Aires", "SERVER", "Etc/GMT+5", ""):
+        assert op.parse({"timezone": good}).timezone == good
+    for bad in ("Mars/Olympus", "Europe/Pariss", "Europe", "../../etc/passwd", "/etc/localtime", "europe/paris",
+                "Europe/Paris/", "zone.tab"):
+        with pytest.raises(ParameterError, match="'timezone' must be a time zone name of the zone database"):
+            op.parse({"timezone": bad})
+
+
+def test_every_bad_parameter_is_named_in_one_message_cross_checks_included(tmp_path):
+    cases = {
+        "collect-metrics": ({"graphite_host": "not a host", "graphite_port": 70000, "prefix": "a b",
+                             "prometheus_file": "rel.prom", "history": "maybe"},
+                            ["graphite_host", "graphite_port", "prefix", "prometheus_file", "history"]),
+        "purge-job-logs": ({"projects_mode": "INCLUDED", "projects": ["../config"], "retention_days": "--5",
+                            "keep_last": 10 ** 400, "dry_run": "perhaps"},
+                           ["projects", "retention_days", "keep_last", "dry_run"]),
+        "backup": ({"target_dir": "relative", "exclude": "a/b", "keep_daily": "٣", "scope": "ALL"},
+                   ["target_dir", "exclude", "keep_daily", "scope"]),
+        "setup-admin-project": ({"project_key": "bad key", "alert_email": "nobody", "timezone": "Mars/Olympus",
+                                 "backup_dir": "rel", "max_idle_hours": "1e400", "retention_days": 36501},
+                                ["project_key", "alert_email", "timezone", "backup_dir", "max_idle_hours",
+                                 "retention_days"]),
+        "config-audit": ({"admin_project_key": "a b", "backup_dir": "rel", "backup_max_age_hours": 0},
+                         ["admin_project_key", "backup_dir", "backup_max_age_hours"]),
+    }
+    ctx = Context(dip_home=tmp_path, user="admin", is_admin=True)
+    for op_id, (config, names) in cases.items():
+        with pytest.raises(ParameterError) as e:
+            operations.get(op_id).parse(config, ctx)
+        named = sorted(n for n in names if any(p.startswith("'%s'" % n) for p in e.value.problems))
+        assert named == sorted(names), (op_id, e.value.problems)
+        assert len(e.value.problems) == len(names), (op_id, e.value.problems)  # once each
+        for n in names:
+            assert "'%s'" % n in str(e.value)
+
+
+def test_a_check_across_parameters_is_not_repeated_for_a_refused_one():
+    with pytest.raises(ParameterError) as e:  # refused as a list, and not again as an empty INCLUDED list
+        operations.get("purge-job-logs").parse({"projects_mode": "INCLUDED", "projects": 5})
+    assert e.value.problems == ["'projects' must be a list of strings (or a comma-separated string), got 5"]
