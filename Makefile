@@ -25,11 +25,11 @@ venv: $(STAMP)
 # The whole suite with the newest client, then the parts that talk to DSS again
 # with the old client.
 test: venv
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 tests
 	$(MAKE) --no-print-directory compat
 
 compat: venv
-	PYTHONPATH=$(CURDIR)/$(OLD_CLIENT_DIR) NODEOPS_EXPECT_CLIENT=$(OLD_CLIENT) $(PY) -m pytest tests/contract tests/integration
+	PYTHONPATH=$(CURDIR)/$(OLD_CLIENT_DIR) NODEOPS_EXPECT_CLIENT=$(OLD_CLIENT) $(PY) -m pytest -n 2 tests/contract tests/integration
 
 unit: venv
 	$(PY) -m pytest tests/unit
