@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import backup, datadir, dssapi, fixes, heaps, retention
+from . import backup, datadir, dssapi, fixes, heaps, retention, safefs
 from .errors import Unavailable
 from .params import MAX_HOURS, Param
 from .report import Column, Figure, Finding, Report, Table
@@ -98,11 +98,13 @@ class Facts:
 
 # ---- facts -----------------------------------------------------------------------------
 def _read_lines(path):
+    """The lines of a settings file; none when it is missing, unreadable or not a regular
+    file (a FIFO planted there must not block the audit)."""
     try:
-        with open(str(path), encoding="utf-8", errors="surrogateescape") as f:
-            return f.read().splitlines()
+        data, _ = safefs.read_file(str(path), follow_symlinks=True)
     except OSError:
         return []
+    return data.decode("utf-8", "surrogateescape").splitlines() if data is not None else []
 
 
 def _backlog(family, root):

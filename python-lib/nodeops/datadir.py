@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 
+from . import safefs
+
 #: Top-level folders reported by name; anything else is grouped under "others".
 TOP_LEVEL_FOLDERS = (
     "jobs", "scenarios", "saved_models", "analysis-data", "managed_datasets", "managed_folders",
@@ -269,9 +271,15 @@ def filesystem(path) -> Filesystem:
 
 def read_install_ini(dip_home) -> Optional[configparser.RawConfigParser]:
     """install.ini as DSS reads it (RawConfigParser), or None when absent."""
-    path = Path(dip_home) / "install.ini"
-    if not path.is_file():
+    try:  # a FIFO or a device planted there must not block or feed the run
+        data, _ = safefs.read_file(str(Path(dip_home) / "install.ini"), follow_symlinks=True)
+    except OSError:
+        return None
+    if data is None:
         return None
     parser = configparser.RawConfigParser()
-    parser.read(str(path))
+    try:
+        parser.read_string(data.decode("utf-8", "replace"))
+    except configparser.Error:
+        return None
     return parser

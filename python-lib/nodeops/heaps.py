@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from . import datadir
+from . import datadir, safefs
 
 GIB = 1024 ** 3
 PROCESSES = ("backend", "jek", "fek", "hproxy")
@@ -67,8 +67,8 @@ def configured(dip_home):
 
 def max_running_activities(dip_home) -> int:
     try:
-        with open(str(dip_home / "config" / "general-settings.json"), encoding="utf-8") as f:
-            value = json.load(f).get("maxRunningActivities")
+        data, _ = safefs.read_file(str(dip_home / "config" / "general-settings.json"), follow_symlinks=True)
+        value = json.loads(data.decode("utf-8")).get("maxRunningActivities")
         return int(value) if value else DEFAULT_MAX_RUNNING_ACTIVITIES
     except (OSError, ValueError, TypeError, AttributeError):
         return DEFAULT_MAX_RUNNING_ACTIVITIES

@@ -73,17 +73,20 @@ def open_folder(path, *names, create=False, mode=0o755, dir_fd=None) -> int:
     return fd
 
 
-def read_file(path, *, dir_fd=None):
+def read_file(path, *, dir_fd=None, follow_symlinks=False):
     """``(content bytes, os.stat_result)`` of regular file ``path``, or ``(None, None)``
     when it does not exist. Opened with ``O_NOFOLLOW``: a symlink, a FIFO or any
     other special file is refused (:class:`UnsafeFile`) and never opened for
-    reading through."""
+    reading through. With ``follow_symlinks`` (reading settings an administrator
+    may have linked), a link is followed, but what it leads to must still be a
+    regular file: opening never blocks on a FIFO and never reads a device."""
     try:
-        st = os.lstat(path, dir_fd=dir_fd)
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
     except FileNotFoundError:
         return None, None
     _check_regular(path, st)
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags, dir_fd=dir_fd)
     try:
         st = os.fstat(fd)
         _check_regular(path, st)

@@ -4,6 +4,8 @@ idempotent), the step's failure threshold, refusals."""
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import psutil
@@ -352,3 +354,28 @@ def test_refusals(default):
                             ({"fail_severity": "LOUD"}, "'fail_severity' must be one of WARN, FAIL")):
         bad = h.run_macro("config-audit", config)
         assert not bad.ok and message in bad.error, bad.error
+
+
+@pytest.mark.parametrize("planted,operations", [
+    ("config/dip.properties", ("config-audit", "capacity-report")),
+    ("install.ini", ("config-audit", "capacity-report")),
+    # read by the simulator itself for the settings API: only the capacity report reads it from disk
+    ("config/general-settings.json", ("capacity-report",)),
+])
+def test_a_fifo_planted_at_a_settings_file_never_blocks_the_audit_or_the_capacity_report(instance, planted,
+                                                                                        operations):
+    sim = instance()
+    path = os.path.join(str(sim.state.dip_home), planted)
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.mkfifo(path)
+    extras = {"config-audit": ("--url", sim.url, "--api-key", sim.api_key("admin")),
+              "capacity-report": ("--history", "false")}
+    for operation, extra in ((op, extras[op]) for op in operations):
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "nodeops", operation, "--format", "json", "--dip-home",
+                              str(sim.state.dip_home)] + list(extra), capture_output=True, text=True,
+                             env=nodeops_cli.env(), timeout=120)
+        assert out.returncode in (0, 1), out.stderr
+        assert time.monotonic() - started < 60
+        json.loads(out.stdout)
