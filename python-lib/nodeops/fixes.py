@@ -193,6 +193,10 @@ def fix_timelines(dip_home):
                                   owner=(folder_st.st_uid, folder_st.st_gid), dir_fd=folder)
             note = "restart needed; there was no dip.properties before"
         else:
+            if st.st_nlink > 1:  # refused before a backup copy is left behind (safefs refuses it too)
+                raise safefs.UnsafeFile("config/dip.properties has %d hard links: replacing it would break them; "
+                                        "refused, not written (make it a single file, then run the fix)"
+                                        % st.st_nlink)
             backup = _backup(folder, original, st)
             safefs.atomic_replace(PROPERTIES, new.encode("latin-1"), dir_fd=folder)
             note = "restart needed; original saved as %s" % backup

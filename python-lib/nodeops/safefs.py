@@ -10,7 +10,8 @@ for a symlink halfway through cannot redirect a write, and:
   but relative to the folder's descriptor). A symlink planted at any name is
   never followed, never truncated, never written through;
 - a target that is a symlink (or anything but a regular file) is refused with
-  :class:`UnsafeFile`, never replaced by a plain file;
+  :class:`UnsafeFile`, never replaced by a plain file; so is one with several hard
+  links (a rename would silently leave the other names with the old content);
 - a replaced file keeps its permission bits and its owner and group (set on the
   temporary file before the rename); when the owner cannot be kept the file is
   not replaced;
@@ -105,8 +106,8 @@ def atomic_replace(path, data, *, mode=0o600, owner=None, dir_fd=None):
 
     An existing file keeps its permission bits, owner and group. A new file gets
     ``mode`` (less the umask) and ``owner`` (``(uid, gid)``; None: the process's).
-    A target that is a symlink or not a regular file is refused with
-    :class:`UnsafeFile`, as is one whose owner cannot be kept; then nothing changes.
+    A target that is a symlink, not a regular file or hard-linked elsewhere is refused
+    with :class:`UnsafeFile`, as is one whose owner cannot be kept; then nothing changes.
     The content goes to a new temporary file in the same folder (see the module),
     is fsync-ed, renamed over ``path``, and the folder is fsync-ed."""
     with _folder_of(path, dir_fd) as (folder_fd, name):
@@ -116,6 +117,9 @@ def atomic_replace(path, data, *, mode=0o600, owner=None, dir_fd=None):
             st = None
         if st is not None:
             _check_regular(path, st)
+            if st.st_nlink > 1:  # a rename would leave the other names with the old content
+                raise UnsafeFile("%s has %d hard links: replacing it would break them (the other names would "
+                                 "keep the old content); refused, not written" % (path, st.st_nlink))
             keep_mode, keep_owner = stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid)
             tmp, fd = _new_temp(folder_fd, name, 0o600)
         else:  # the kernel applies the umask to ``mode``

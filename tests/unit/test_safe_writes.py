@@ -165,6 +165,17 @@ def test_a_target_that_is_a_symlink_is_refused_not_replaced(writer, outside):
     assert not leftovers(writer.target.parent)
 
 
+def test_a_target_with_another_hard_link_is_refused_not_silently_split(writer, tmp_path):
+    other = tmp_path / "other-name"
+    os.link(writer.target, other)
+    before = other.read_bytes()
+    with pytest.raises(safefs.UnsafeFile, match="hard links"):
+        writer.write()
+    assert os.path.samefile(writer.target, other) and other.read_bytes() == before
+    assert not leftovers(writer.target.parent)
+    assert not list(writer.target.parent.glob("*" + fixes.BACKUP_SUFFIX + "*"))  # no backup copy left either
+
+
 def test_mode_and_owner_are_kept(writer):
     as_root()
     os.chown(writer.target, UID, GID)
