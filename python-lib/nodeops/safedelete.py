@@ -34,6 +34,7 @@ import fcntl
 import itertools
 import os
 import stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -111,12 +112,31 @@ def _counted(st, links):
     return _blocks(st)
 
 
+#: Serialises the removal of multiply-linked files across the removal threads: the link
+#: count is read again and the link removed under it, so exactly one removal sees the
+#: last link go (two threads each seeing "2 links" and then unlinking would both count
+#: nothing although the blocks are freed).
+_LAST_LINK = threading.Lock()
+
+
+def _unlink_last_link(dir_fd, name) -> int:
+    """Unlink ``name``, seen as one of several hard links of a file; its blocks if it
+    was the last link when removed."""
+    with _LAST_LINK:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        os.unlink(name, dir_fd=dir_fd)
+    return _blocks(st) if st.st_nlink <= 1 else 0
+
+
 def _leaf(dir_fd, name, entry, remove, links) -> int:
     """Measure or remove one non-folder (a link is removed as a link)."""
     st = entry.stat(follow_symlinks=False) if entry is not None else os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    if remove:
-        os.unlink(name, dir_fd=dir_fd)
-    return _counted(st, None if remove else links)
+    if not remove:
+        return _counted(st, links)
+    if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+        return _unlink_last_link(dir_fd, name)
+    os.unlink(name, dir_fd=dir_fd)
+    return _counted(st, None)
 
 
 def _push(stack, fd, name, parent_fd):

@@ -428,3 +428,26 @@ def test_bytes_freed_count_only_blocks_really_freed(tmp_path):
         assert figure(dry, "bytes_freed") == really_freed
         assert really_freed == 4096 + 2 * 65536  # E1's log0 (one page), E2's a (= b), E3's a (= E4's)
         assert (kept / "shared").read_bytes() == chunk
+
+
+def test_two_links_of_one_file_removed_by_two_threads_at_once_are_counted_once(tmp_path):
+    """The removal threads run side by side: when two deleted entries hold the two links of
+    one file, exactly one of them must see the last link go (each seeing "2 links" before
+    unlinking would count nothing although the blocks come back). Many pairs, several
+    rounds: the real run must always say what the dry run said."""
+    chunk = os.urandom(256 * 1024)
+    for round_ in range(6):
+        home = make_home(tmp_path / ("r%d" % round_) / "dss_data")
+        exports = home / "exports"
+        for i in range(0, 120, 2):
+            fill(exports / ("E%03d" % i), files=0)
+            fill(exports / ("E%03d" % (i + 1)), files=0)
+            (exports / ("E%03d" % i) / "data").write_bytes(chunk)
+            os.link(exports / ("E%03d" % i) / "data", exports / ("E%03d" % (i + 1)) / "data")
+        old = time.time() - 86400 * 400
+        for e in exports.iterdir():
+            os.utime(e, (old, old))
+        dry = purge(home, None, "purge-exports", dry_run=True)
+        real = purge(home, None, "purge-exports")
+        assert real.errors == [] and figure(real, "deleted") == 120
+        assert figure(real, "bytes_freed") == figure(dry, "bytes_freed"), "round %d" % round_
