@@ -14,6 +14,7 @@ import time
 import pytest
 
 from dssbench import cli as nodeops_cli
+from dssbench import smallfs
 from dssbench.harness import run_macro_process, run_step_process
 from nodeops import operations
 
@@ -143,12 +144,7 @@ def test_out_is_renamed_into_place_so_a_link_planted_after_the_check_is_replaced
 
 @contextlib.contextmanager
 def _full_filesystem(where):
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip("mounting not allowed: %s" % mounted.stderr.strip())
-    try:
+    with smallfs.tmpfs(where, size="64k", inodes=None):
         fd = os.open(str(where / "filler"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with contextlib.suppress(OSError):
@@ -157,8 +153,6 @@ def _full_filesystem(where):
         finally:
             os.close(fd)
         yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=True)
 
 
 def test_a_report_that_cannot_be_written_goes_to_stdout_and_the_exit_code_says_so(sim, tmp_path):

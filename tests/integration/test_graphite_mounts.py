@@ -2,40 +2,23 @@
 (``a.b`` and ``a_b``: loop-mounted ext4 images of different sizes): Graphite receives
 two distinct paths per disk metric, each with its own filesystem's figures."""
 
+import contextlib
 import os
 import socket
-import subprocess
 import threading
 
 import pytest
 
+from dssbench import smallfs
 from dssbench.datadir import small_spec
 from dssbench.harness import Harness
 
 
-def _mount_image(image, mnt, size_mib):
-    subprocess.run(["truncate", "-s", "%dM" % size_mib, str(image)], check=True)
-    made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip("mkfs.ext4 not usable: %s" % made.stderr.strip())
-    mnt.mkdir()
-    out = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True, text=True)
-    if out.returncode != 0:
-        pytest.skip("mounting not allowed: %s" % out.stderr.strip())
-
-
 @pytest.fixture
 def clashing_mounts(tmp_path):
-    (tmp_path / "mnt").mkdir()
-    mounted = []
-    try:
-        for name, size_mib in (("a.b", 2), ("a_b", 3)):
-            _mount_image(tmp_path / (name + ".img"), tmp_path / "mnt" / name, size_mib)
-            mounted.append(tmp_path / "mnt" / name)
-        yield mounted
-    finally:
-        for mnt in mounted:
-            subprocess.run(["umount", str(mnt)], check=False)
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(smallfs.ext4(tmp_path / "mnt" / name, tmp_path / (name + ".img"), size_mib))
+               for name, size_mib in (("a.b", 2), ("a_b", 3))]
 
 
 def _listen():

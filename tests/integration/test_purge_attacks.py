@@ -11,7 +11,6 @@ test's project folders are orphans: nothing protects them, everything old goes).
 """
 
 import contextlib
-import datetime as dt
 import errno
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from dssbench import cli as nodeops_cli
+from dssbench import smallfs
 from dssbench.dataiku_stub.dataiku.runnables import ResultTable
 from nodeops import render, runner, safedelete
 from nodeops.context import Context
@@ -228,29 +228,11 @@ def test_the_lock_is_held_for_the_whole_family_without_a_lock_file(tmp_path, cli
 
 
 # ---- a full disk ----------------------------------------------------------------
-@contextlib.contextmanager
 def small_filesystem(tmp_path, kind):
-    """A fresh small filesystem (tmpfs, or ext4 in a loop-mounted image) mounted for the test."""
-    mnt = tmp_path / ("mnt-" + kind)
-    mnt.mkdir()
+    """A fresh small filesystem (1 MiB tmpfs, or a 4 MiB ext4 image without journal), 64 inodes."""
     if kind == "tmpfs":
-        cmd = ["mount", "-t", "tmpfs", "-o", "size=1m,nr_inodes=64,mode=0755", "tmpfs", str(mnt)]
-    else:
-        image = tmp_path / "fs.img"
-        with open(image, "wb") as f:
-            f.truncate(4 << 20)
-        made = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-N", "64", "-O", "^has_journal", str(image)],
-                              capture_output=True, text=True)
-        if made.returncode != 0:
-            pytest.skip("mkfs.ext4 is not available: %s" % made.stderr.strip())
-        cmd = ["mount", "-o", "loop", str(image), str(mnt)]
-    mounted = subprocess.run(cmd, capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip("mounting not allowed: %s" % mounted.stderr.strip())
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)
+        return smallfs.tmpfs(tmp_path / "mnt-tmpfs", size="1m", inodes=64, mode="0755")
+    return smallfs.ext4(tmp_path / "mnt-ext4", tmp_path / "fs.img", size_mib=4, inodes=64, journal=False)
 
 
 def fill_up(mnt, kind, what):
