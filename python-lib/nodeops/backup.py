@@ -78,6 +78,23 @@ DROPPED_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _GZIP_MAGIC, _ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, ValueError)
+#: Bounds a restore checks before writing anything: a name component (bytes), a symbolic link
+#: target (bytes, PATH_MAX - 1), a manifest line (a path is at most a few KB), a tar header
+#: block (PAX or GNU long name) that tarfile would read whole into memory.
+NAME_MAX, TARGET_MAX, LINE_MAX, HEADER_MAX = 255, 4095, 64 * 1024, 1024 * 1024
+#: What ``os.utime`` and ``os.fchown`` accept: whole seconds, ids.
+_MTIME_RANGE, _ID_MAX = (-2 ** 62, 2 ** 62), 2 ** 32 - 2
+
+
+def _short(value, limit=100):
+    """``value`` (anything) as text for a message, at most ``limit`` characters and "..."."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _q(name):
+    """A member name quoted for a message, shortened."""
+    return _short(repr(name))
 
 PARAMS = (
     Param("target_dir", "STRING", "Backup folder", mandatory=True,
@@ -396,6 +413,34 @@ def write_archive(source_fd, arc_root, out_fd, compression, excluded=(), scope="
 
 
 # ---- reading archives --------------------------------------------------------------------------
+_SPARSE = "a sparse member (GNU sparse format): node-ops never writes sparse members; refused"
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """tarfile's member header, refusing what would make reading cost more than the archive's
+    real size: a PAX or GNU long-name header block over HEADER_MAX (tarfile reads it whole into
+    memory) and sparse members (their claimed size is not stored, and node-ops never writes them)."""
+
+    def _proc_member(self, tarfile_):
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise tarfile.ReadError("%s is %s" % (_short(self.name), _SPARSE))
+        if self.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+                         tarfile.GNUTYPE_LONGLINK) and self.size > HEADER_MAX:
+            raise tarfile.ReadError("a tar header block of %d bytes (over %d): not written by node-ops"
+                                    % (self.size, HEADER_MAX))
+        return super()._proc_member(tarfile_)
+
+    def _refuse_sparse(self, *args):
+        raise tarfile.ReadError("a member is %s" % _SPARSE)
+
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
+
+    def _apply_pax_info(self, pax_headers, encoding, errors):
+        if any(key.startswith("GNU.sparse.") for key in pax_headers):
+            raise tarfile.ReadError("%s is %s" % (_short(pax_headers.get("path", self.name)), _SPARSE))
+        super()._apply_pax_info(pax_headers, encoding, errors)
+
+
 class _Reader:
     """Members of a gzip or zstd tar stream read from a descriptor (the archive is opened
     once; :meth:`rewind` reads it again from the start). tarfile's member list is emptied
@@ -420,12 +465,12 @@ class _Reader:
         try:
             if self.kind == "gzip":  # GzipFile, not tarfile's "r|gz", which copies its buffer on every read
                 self.gz = gzip.GzipFile(fileobj=io.BufferedReader(io.FileIO(self.fd, "rb", closefd=False), CHUNK))
-                self.tf = tarfile.open(fileobj=self.gz, mode="r|")
+                self.tf = tarfile.open(fileobj=self.gz, mode="r|", tarinfo=_BoundedInfo)
             else:
                 self.err = tempfile.TemporaryFile()
                 self.proc = subprocess.Popen(["zstd", "-q", "-d", "-c"], stdin=self.fd, stdout=subprocess.PIPE,
                                              stderr=self.err)
-                self.tf = tarfile.open(fileobj=self.proc.stdout, mode="r|")
+                self.tf = tarfile.open(fileobj=self.proc.stdout, mode="r|", tarinfo=_BoundedInfo)
         except _READ_ERRORS as e:
             self.close()
             raise NodeOpsError("%s is not a node-ops archive (not a readable tar archive: %s)" % (self.label, e))
@@ -506,6 +551,36 @@ def _key(name):
     return name.encode("utf-8", "surrogateescape")
 
 
+def _unwritable(member):
+    """Why extracting ``member`` would fail whatever the restore folder (a name component over
+    NAME_MAX bytes, a link target over TARGET_MAX bytes, a NUL byte, an mtime or owner out of
+    range, a sparse member), or None: so that it is refused before anything is written."""
+    label = _q(member.name)
+    if getattr(member, "sparse", None) is not None:
+        return "%s is %s" % (label, _SPARSE)
+    if "\0" in member.name or "\0" in member.linkname:
+        return "%s has a NUL byte in its name or link target" % label
+    for part in member.name.split("/"):
+        if len(os.fsencode(part)) > NAME_MAX:
+            return "%s has a name component of %d bytes (at most %d on Linux filesystems)" % (
+                label, len(os.fsencode(part)), NAME_MAX)
+    if member.issym() or member.islnk():
+        target = os.fsencode(member.linkname)
+        if not target:
+            return "%s is a link with an empty target" % label
+        if len(target) > TARGET_MAX:
+            return "%s is a link whose target has %d bytes (at most %d)" % (label, len(target), TARGET_MAX)
+        if member.islnk() and any(len(os.fsencode(p)) > NAME_MAX for p in member.linkname.split("/")):
+            return "%s is a hard link to a name with a component over %d bytes" % (label, NAME_MAX)
+    mtime = member.mtime
+    if not isinstance(mtime, (int, float)) or mtime != mtime or not _MTIME_RANGE[0] < mtime < _MTIME_RANGE[1]:
+        return "%s has an out-of-range modification time %s" % (label, _short(mtime))
+    for what, ident in (("owner", member.uid), ("group", member.gid)):
+        if not isinstance(ident, int) or not 0 <= ident <= _ID_MAX:
+            return "%s has an out-of-range %s id %s" % (label, what, _short(ident))
+    return None
+
+
 class _Members:
     """The members of an archive seen so far, by normalised name, in a private temporary
     on-disk SQLite database (memory stays flat in the number of members). Checks each new
@@ -514,7 +589,7 @@ class _Members:
     def __init__(self):
         self.db = sqlite3.connect("")  # a private temporary database, deleted on close
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
-                              "CREATE TABLE m(name BLOB PRIMARY KEY, kind TEXT, size INT, sha TEXT, seen INT)"
+                              "CREATE TABLE m(name BLOB PRIMARY KEY, kind TEXT, size INT, sha TEXT, seen INT, hdr BLOB)"
                               " WITHOUT ROWID;")
         self.last_parent = []
 
@@ -544,20 +619,24 @@ class _Members:
                 self.db.execute("INSERT INTO m(name, kind) VALUES (?, 'i')", (_key(prefix),))
             elif row[0] not in ("d", "i"):
                 self.last_parent = []
-                return "%r is below %r, which is %s in the archive" % ("/".join(parts), prefix, _KIND_WORDS[row[0]])
+                return "%s is below %s, which is %s in the archive" % (_q("/".join(parts)), _q(prefix),
+                                                                      _KIND_WORDS[row[0]])
         self.last_parent = parts
         return None
 
     def add(self, member):
         """(normalised name, None) or (None, why the member is refused)."""
+        why = _unwritable(member)
+        if why:
+            return None, why
         name = _normalise(member.name)
         if name is None:
-            return None, "unsafe path %r (absolute or with '..')" % member.name
+            return None, "unsafe path %s (absolute or with '..')" % _q(member.name)
         kind = _kind(member)
         if kind is None:
-            return None, "%r has an unsupported member type %r" % (member.name, member.type)
+            return None, "%s has an unsupported member type %r" % (_q(member.name), member.type)
         if name == "":
-            return (None, None) if kind == "d" else (None, "%r names the restore folder itself" % member.name)
+            return (None, None) if kind == "d" else (None, "%s names the restore folder itself" % _q(member.name))
         parts = name.split("/")
         why = self._ancestors(parts[:-1])
         if why:
@@ -566,20 +645,41 @@ class _Members:
             target = _normalise(member.linkname)
             row = self.get(target) if target else None
             if row is None or row[0] not in ("f", "l"):
-                return None, ("hard link %r points to %r, which is not a regular file earlier in the archive"
-                              % (member.name, member.linkname))
+                return None, ("hard link %s points to %s, which is not a regular file earlier in the archive"
+                              % (_q(member.name), _q(member.linkname)))
         row = self.get(name)
         if row is not None:
             if row[0] == "i" and kind == "d":
                 self.db.execute("UPDATE m SET kind='d' WHERE name=?", (_key(name),))
                 return name, None
-            return None, "%r appears twice in the archive (%s, then %s)" % (member.name, _KIND_WORDS[row[0]],
+            return None, "%s appears twice in the archive (%s, then %s)" % (_q(member.name), _KIND_WORDS[row[0]],
                                                                            _KIND_WORDS[kind])
         self.db.execute("INSERT INTO m(name, kind, seen) VALUES (?, ?, 0)", (_key(name), kind))
         return name, None
 
     def hashed(self, name, size, sha):
         self.db.execute("UPDATE m SET size=?, sha=? WHERE name=?", (size, sha, _key(name)))
+
+    def record(self, name, digest):
+        self.db.execute("UPDATE m SET hdr=? WHERE name=?", (digest, _key(name)))
+
+    def recorded(self, name):
+        """(header digest, size, sha256) the check pass recorded for ``name``, or None."""
+        return self.db.execute("SELECT hdr, size, sha FROM m WHERE name=?", (_key(name),)).fetchone()
+
+
+def _digest(index, member):
+    """A digest of a member's place in the archive and of every header field a restore uses:
+    the extraction pass compares it with what the check pass recorded."""
+    fields = (index, member.name, member.type, member.size, member.mode, member.mtime, member.uid, member.gid,
+              member.uname, member.gname, member.linkname, member.devmajor, member.devminor,
+              getattr(member, "sparse", None) is not None)
+    return hashlib.sha256(repr(fields).encode("utf-8", "backslashreplace")).digest()
+
+
+def _skipped(index, member):
+    """Whether a member is node-ops' own (identity, manifest) rather than restored content."""
+    return member.isreg() and ((index == 1 and member.name == IDENTITY) or member.name in (MANIFEST, LEGACY_MANIFEST))
 
 
 def _manifest_entries(spool, legacy):
@@ -595,22 +695,30 @@ def _manifest_entries(spool, legacy):
         lines = iter(files)
     else:
         def _lines():
-            for number, line in enumerate(io.TextIOWrapper(spool, "utf-8"), 1):
+            number = 0
+            while True:
+                line = spool.readline(LINE_MAX + 1)  # never more than LINE_MAX + 1 bytes in memory
+                if not line:
+                    return
+                number += 1
+                if len(line) > LINE_MAX:
+                    raise ValueError("line %d is longer than %d bytes (a node-ops manifest line is a path, a "
+                                     "size and a sha256)" % (number, LINE_MAX))
                 try:
-                    yield json.loads(line)
+                    yield json.loads(line.decode("utf-8"))
                 except ValueError as e:
-                    raise ValueError("line %d is not JSON (%s)" % (number, e))
+                    raise ValueError("line %d is not JSON (%s)" % (number, _short(str(e))))
         lines = _lines()
         header = next(lines, None)
         if not isinstance(header, dict) or header.get("format") != "node-ops-manifest":
             raise ValueError("no node-ops-manifest header line")
     for entry in lines:
         if not isinstance(entry, dict):
-            raise ValueError("an entry is not an object: %r" % (entry,))
+            raise ValueError("an entry is not an object: %s" % _short(entry))
         path, size, sha = entry.get("path"), entry.get("size"), entry.get("sha256")
         if not isinstance(path, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0 \
                 or not isinstance(sha, str) or not re.match(r"^[0-9a-f]{64}$", sha):
-            raise ValueError("an entry lacks a path, size or sha256: %r" % (entry,))
+            raise ValueError("an entry lacks a path, size or sha256: %s" % _short(entry))
         yield path, size, sha
 
 
@@ -627,18 +735,37 @@ class Verification:
     dropped: List[str] = field(default_factory=list)  # members whose dangerous mode bits a restore drops
     dropped_count: int = 0
     listed: List[tuple] = field(default_factory=list)  # the first SHOWN (member, normalised name)
+    record: Optional["_Members"] = None  # the members as checked (restore's extraction pass compares with them)
+    count: int = 0  # members read, node-ops' own included
+    chain: bytes = b""  # digest of all their header digests, in order
 
 
-def _scan(reader):
+def _scan(reader, keep=False):
     """Read the whole archive once: every member checked as restore would, every file hashed
-    and compared with the manifest."""
-    members, problems, refusals, special, dropped = _Members(), _Capped(50), _Capped(50), _Capped(), _Capped()
-    listed = []
+    and compared with the manifest. ``keep``: the checked members are kept in ``record``
+    (the caller closes it)."""
+    members = _Members()
+    try:
+        result = _scan_into(reader, members)
+    except BaseException:
+        members.close()
+        raise
+    if keep:
+        result.record = members
+    else:
+        members.close()
+    return result
+
+
+def _scan_into(reader, members):
+    problems, refusals, special, dropped = _Capped(50), _Capped(50), _Capped(), _Capped()
+    listed, chain = [], hashlib.sha256()
     total = entries = 0
     spool, legacy, index, ours = None, False, 0, False
     try:
         for member in reader.members():
             index += 1
+            chain.update(_digest(index, member))
             if index == 1:  # node-ops' identity member, or the root folder of the previous format
                 ours = (member.name == IDENTITY and member.isreg()) or (
                     member.isdir() and member.name in ("config", "dss_data"))
@@ -658,6 +785,7 @@ def _scan(reader):
                 continue
             if name is None:
                 continue
+            members.record(name, _digest(index, member))
             if len(listed) < SHOWN:
                 listed.append((member.name, name))
             kind = _kind(member)
@@ -674,40 +802,41 @@ def _scan(reader):
                 total += size
     except _READ_ERRORS as e:
         if index <= 1:
-            members.close()
             raise NodeOpsError("%s is not a node-ops archive (not a readable tar archive: %s)" % (reader.label, e))
         problems.add("the archive cannot be read to the end: %s" % e)
     result = Verification(0, total, [], entries=entries, refusals=refusals.items, refused=refusals.count,
-                          special=special.items, dropped=dropped.items, dropped_count=dropped.count, listed=listed)
-    try:
-        if spool is None:
-            if not ours:
-                result.fatal = "%s has no node-ops manifest (%s): not a node-ops archive" % (reader.label, MANIFEST)
-            else:
-                problems.add("the archive ends before its manifest (%s): truncated or corrupt" % MANIFEST)
+                          special=special.items, dropped=dropped.items, dropped_count=dropped.count, listed=listed,
+                          count=index, chain=chain.digest())
+    if spool is None:
+        if not ours:
+            result.fatal = "%s has no node-ops manifest (%s): not a node-ops archive" % (reader.label, MANIFEST)
         else:
-            try:
-                for path, size, sha in _manifest_entries(spool, legacy):
-                    result.files += 1
-                    name = _normalise(path)
-                    row = members.get(name) if name else None
-                    if row is None or row[0] != "f":
-                        problems.add("%s: in the manifest, missing from the archive" % path)
-                    elif row[3]:
-                        problems.add("%s: listed twice in the manifest" % path)
-                    elif (row[1], row[2]) != (size, sha):
-                        problems.add("%s: content differs from the manifest (size %s, expected %d)"
-                                     % (path, row[1], size))
-                    else:
-                        members.see(name)
-            except ValueError as e:
-                result.fatal = "%s: manifest unreadable: %s" % (reader.label, e)
-            if result.fatal is None:
-                for name in members.unseen_files():
-                    problems.add("%s: in the archive, not in the manifest" % name)
-            spool.close()
-    finally:
-        members.close()
+            problems.add("the archive ends before its manifest (%s): truncated or corrupt" % MANIFEST)
+    else:
+        try:
+            for path, size, sha in _manifest_entries(spool, legacy):
+                result.files += 1
+                name = _normalise(path)
+                row = members.get(name) if name else None
+                label = _short(path)
+                if row is None or row[0] != "f":
+                    problems.add("%s: in the manifest, missing from the archive" % label)
+                elif row[3]:
+                    problems.add("%s: listed twice in the manifest" % label)
+                elif row[1] != size:
+                    problems.add("%s: content differs from the manifest (size %s, expected %d)"
+                                 % (label, row[1], size))
+                elif row[2] != sha:
+                    problems.add("%s: content differs from the manifest (sha256 %s, expected %s; same size %d)"
+                                 % (label, row[2], sha, size))
+                else:
+                    members.see(name)
+        except ValueError as e:
+            result.fatal = "%s: manifest unreadable: %s" % (reader.label, e)
+        if result.fatal is None:
+            for name in members.unseen_files():
+                problems.add("%s: in the archive, not in the manifest" % _short(name))
+        spool.close()
     for why in refusals.items:
         problems.add("a restore would refuse it: %s" % why)
     if result.fatal:
