@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from . import datadir, processes
+from . import datadir, processes, safedelete
 from .errors import NodeOpsError
 from .params import MAX_COUNT, Param
 from .report import Column, Figure, Report, Table
@@ -914,22 +914,46 @@ def _owner(member):
     return _ids[key]
 
 
-def _extract(reader, root_fd):
-    """Second pass: write every member relative to ``root_fd``; the number of entries written."""
-    dirs, links_dirs = _Dirs(root_fd), _Dirs(root_fd)
+class _Changed(Exception):
+    """The extraction pass read something other than what the check pass checked."""
+
+
+#: Errors of the extraction pass's reading: after a check pass that read the archive whole, the archive changed.
+_REREAD_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, ValueError)
+
+
+def _extract(reader, root_fd, checked, tops):
+    """Second pass: write every member relative to ``root_fd``; the number of entries written.
+    Every member is checked again exactly as the check pass checks it (a fresh index) and
+    compared with what the check pass recorded in ``checked`` (its header digest, a file's size and
+    sha256, the count and order of all members); on any difference :class:`_Changed` is
+    raised. The top-level names it creates are added to ``tops`` (for removing them)."""
+    dirs, links_dirs, check = _Dirs(root_fd), _Dirs(root_fd), _Members()
     as_root = os.geteuid() == 0
-    pending = tempfile.TemporaryFile()  # folders' modes, applied once their content is written
-    written, index = 0, 0
+    # folders' modes, applied once everything is written, deepest first: a folder whose mode
+    # the archive gives without r-x for its owner still lets a non-root restore reach below it
+    check.db.execute("CREATE TABLE p(depth INT, name BLOB, mode INT, mtime REAL, uid INT, gid INT)")
+    written, index, chain = 0, 0, hashlib.sha256()
     try:
         for member in reader.members():
             index += 1
-            if member.isreg() and ((index == 1 and member.name == IDENTITY) or
-                                   member.name in (MANIFEST, LEGACY_MANIFEST)):
+            digest = _digest(index, member)
+            chain.update(digest)
+            if _skipped(index, member):
                 continue
-            name, kind = _normalise(member.name), _kind(member)
-            if not name or kind == "x":
+            name, why = check.add(member)
+            if why:
+                raise _Changed("a member the check pass did not see: %s" % why)
+            if not name:
+                continue
+            row = checked.record.recorded(name)
+            if row is None or row[0] != digest:
+                raise _Changed("member %d (%s) is not the one checked" % (index, _q(member.name)))
+            kind = _kind(member)
+            if kind == "x":
                 continue
             parts = name.split("/")
+            tops.add(parts[0])
             pfd, base = dirs.parent(parts[:-1]), parts[-1]
             mode = member.mode & 0o777 & ~DROPPED_BITS
             if kind == "d":
@@ -937,16 +961,21 @@ def _extract(reader, root_fd):
                     os.mkdir(base, 0o700, dir_fd=pfd)
                 except FileExistsError:
                     pass
-                pending.write(json.dumps([name, mode, member.mtime] + list(_owner(member))).encode() + b"\n")
+                check.db.execute("INSERT INTO p VALUES (?, ?, ?, ?, ?, ?)",
+                                 (len(parts), _key(name), mode, member.mtime) + tuple(_owner(member)))
             elif kind == "f":
                 fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                              dir_fd=pfd)
                 try:
-                    src = reader.data(member)
+                    src, sha, size = reader.data(member), hashlib.sha256(), 0
                     for chunk in iter(lambda: src.read(CHUNK), b""):
+                        sha.update(chunk)
+                        size += len(chunk)
                         view = memoryview(chunk)
                         while view:
                             view = view[os.write(fd, view):]
+                    if (size, sha.hexdigest()) != (row[1], row[2]):
+                        raise _Changed("%s has other content than the one checked" % _q(member.name))
                     if as_root:
                         os.fchown(fd, *_owner(member))
                     os.fchmod(fd, mode)
@@ -962,11 +991,14 @@ def _extract(reader, root_fd):
                 src_fd = links_dirs.parent(target[:-1])
                 os.link(target[-1], base, src_dir_fd=src_fd, dst_dir_fd=pfd, follow_symlinks=False)
             written += 1
+        if (index, chain.digest()) != (checked.count, checked.chain):
+            raise _Changed("%d members read, %d checked" % (index, checked.count) if index != checked.count
+                           else "its members are not the ones checked")
         dirs.close()
-        pending.seek(0)
-        for line in pending:
-            name, mode, mtime, uid, gid = json.loads(line)
-            parts = name.split("/")
+        links_dirs.close()
+        for key, mode, mtime, uid, gid in check.db.execute(
+                "SELECT name, mode, mtime, uid, gid FROM p ORDER BY depth DESC, name"):
+            parts = key.decode("utf-8", "surrogateescape").split("/")
             fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=dirs.parent(parts[:-1]))
             try:
                 if as_root:
@@ -975,11 +1007,27 @@ def _extract(reader, root_fd):
                 os.utime(fd, (mtime, mtime))
             finally:
                 os.close(fd)
+    except _REREAD_ERRORS as e:
+        raise _Changed("it cannot be read again: %s" % _short(str(e), 300))
     finally:
         dirs.close()
         links_dirs.close()
-        pending.close()
+        check.close()
     return written
+
+
+def _remove_written(root_fd, tops):
+    """Remove the top-level entries this restore created under ``root_fd`` (descriptor-relative,
+    never following a link); a message on what could not be removed, or None."""
+    failed = []
+    for top in sorted(tops):
+        try:
+            safedelete.remove_at(root_fd, top)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            failed.append("%s (%s)" % (_q(top), e.strerror or e))
+    return ", ".join(failed[:10]) or None
 
 
 @dataclass
@@ -1017,9 +1065,9 @@ def restore(path, into, dry_run=True) -> Restored:
     _check_into(into)
     fd = _open_archive(path)
     try:
-        reader = _Reader(fd, str(path))
+        reader, check = _Reader(fd, str(path)), None
         try:
-            check = _scan(reader)
+            check = _scan(reader, keep=True)
             if check.fatal:
                 raise NodeOpsError(check.fatal)
             if check.refusals:
@@ -1039,15 +1087,24 @@ def restore(path, into, dry_run=True) -> Restored:
                 root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as e:
                 raise NodeOpsError("--into %s cannot be created or opened: %s" % (into, e.strerror or e))
+            tops = set()
             try:
                 reader.rewind()
-                result.written = _extract(reader, root_fd)
+                result.written = _extract(reader, root_fd, check, tops)
+            except _Changed as e:
+                left = _remove_written(root_fd, tops)
+                result.failure = ("the archive changed during the restore (%s): nothing restored" % e if left is None
+                                  else "the archive changed during the restore (%s): what it wrote was removed "
+                                       "except %s in %s" % (e, left, into))
             except _READ_ERRORS as e:
-                result.failure = "restore stopped: %s; what was written so far is in %s" % (e, into)
+                result.failure = "restore stopped: %s; what was written so far is in %s" % (_short(str(e), 300),
+                                                                                           into)
             finally:
                 os.close(root_fd)
             return result
         finally:
+            if check is not None:
+                check.record.close()
             reader.close()
     finally:
         os.close(fd)
