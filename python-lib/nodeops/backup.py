@@ -20,7 +20,8 @@ verification and restore.
 - Retention is grandfather-father-son over the archive dates (:func:`keep`): the
   newest archive of each of the last ``keep_daily`` days, ``keep_weekly`` weeks
   and ``keep_monthly`` months. Only archives node-ops wrote are candidates
-  (:func:`list_archives`, the one validator, also used by the audit); the archive
+  (:func:`list_archives`, the one validator, also used by the audit), and each is read to
+  its manifest just before it is deleted (kept and reported if that fails); the archive
   just written is always kept, is the one verified before anything is deleted, and
   archives dated after it (clock skew) are kept and reported. ``dry_run`` (default)
   lists.
@@ -1128,7 +1129,7 @@ class Archive:
     scope: str
     time: _dt.datetime
     st: os.stat_result
-    legacy: bool  # written before the identity member existed: its manifest is read before deleting it
+    legacy: bool  # written before the identity member existed
 
 
 def _open_listed(dir_fd, name, st):
@@ -1143,45 +1144,59 @@ def _open_listed(dir_fd, name, st):
 
 def _identify(dir_fd, name, st, deep):
     """(None if the file is a node-ops archive else why not, whether it has the previous format).
-    Node-ops archives start with the identity member; those of the previous format start with
-    their root folder and, if ``deep``, their manifest is read."""
+    Node-ops archives start with the identity member, those of the previous format with their
+    root folder; if ``deep``, the archive is read to its manifest, which must parse whole
+    (every entry a path, a size and a sha256; nothing hashed)."""
     try:
         fd = _open_listed(dir_fd, name, st)
     except OSError as e:
         return "cannot be opened: %s" % (e.strerror or e), False
+    legacy = False
     try:
         reader = _Reader(fd, name)
         try:
             first = next(reader.members(), None)
             if first is not None and first.name == IDENTITY and first.isreg() and first.size < 65536:
                 doc = json.loads(reader.data(first).read().decode("utf-8"))
-                if isinstance(doc, dict) and doc.get("format") == FORMAT:
-                    return None, False
-                return "its identity member is not node-ops'", False
-            if first is None or not first.isdir() or first.name not in ("config", "dss_data"):
+                if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+                    return "its identity member is not node-ops'", False
+            elif first is None or not first.isdir() or first.name not in ("config", "dss_data"):
                 return "not a node-ops archive (unexpected first member)", False
+            else:
+                legacy = True
             if not deep:
-                return None, True
+                return None, legacy
+            wanted = LEGACY_MANIFEST if legacy else MANIFEST
             for member in reader.members():
-                if member.name == LEGACY_MANIFEST and member.isreg():
+                if member.name == wanted and member.isreg():
                     with tempfile.TemporaryFile() as spool:
                         shutil.copyfileobj(reader.data(member), spool, CHUNK)
-                        for _ in _manifest_entries(spool, True):
-                            pass
-                    return None, True
-            return "no manifest", True
+                        try:
+                            for _ in _manifest_entries(spool, legacy):
+                                pass
+                        except ValueError as e:
+                            return "manifest unreadable (%s)" % e, legacy
+                    return None, legacy
+            return "manifest unreadable (the archive has no %s: truncated?)" % wanted, legacy
         finally:
             reader.close()
     except (NodeOpsError, ValueError) + _READ_ERRORS as e:
-        return "not a node-ops archive, or its manifest is unreadable (%s)" % e, False
+        return "not a node-ops archive, or its manifest is unreadable (%s)" % _short(str(e), 300), legacy
     finally:
         os.close(fd)
 
 
+def manifest_problem(dir_fd, archive):
+    """None if the manifest of ``archive`` (listed in the folder open as ``dir_fd``) reads whole,
+    else why not: the deep check (the whole archive is decompressed, nothing is hashed)."""
+    return _identify(dir_fd, archive.name, archive.st, deep=True)[0]
+
+
 def list_archives(folder, deep=True, dir_fd=None):
     """([Archive], [(name, why skipped)]) in ``folder``: the archives node-ops wrote, by exact
-    name (milliseconds included), regular file (not followed) and identity (or, previous format,
-    readable manifest when ``deep``). Anything else named like an archive is skipped with why."""
+    name (milliseconds included), regular file (not followed), identity (or, previous format, root
+    folder) and, when ``deep``, a manifest that reads whole (:func:`manifest_problem`; this reads
+    every archive to its end). Anything else named like an archive is skipped with why."""
     own = dir_fd is None
     if own:
         dir_fd = os.open(str(folder), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -1435,7 +1450,7 @@ def _retention(report, target, dir_fd, new_name, params):
                   % (new_name, check.problems[0]))
             return
         for a in doomed:
-            why = _identify(dir_fd, a.name, a.st, deep=True)[0] if a.legacy else None  # its manifest, before deleting
+            why = manifest_problem(dir_fd, a)  # its manifest read whole, just before deleting it
             if why:
                 report.notes.append("%s kept, never deleted: %s" % (a.name, why))
                 continue
