@@ -369,19 +369,40 @@ def check_backups(f, params):
                         link=LINKS["backups"])]
     d = params.backup_dir
     try:
-        archives, skipped = backup.list_archives(d)  # only archives node-ops wrote count
+        # only archives node-ops wrote count: the cheap identity check first, then, newest first,
+        # the deep check (the manifest read whole) until one passes: normally one full read
+        dir_fd = os.open(str(d), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         return [Finding("FAIL", "Backup folder unreadable", evidence="%s: %s" % (d, e.strerror or e),
                         recommendation="Check that backups land in this folder.", id="backups.age",
                         link=LINKS["backups"])]
+    try:
+        archives, skipped = backup.list_archives(d, deep=False, dir_fd=dir_fd)
+        good, unreadable = None, []
+        for a in sorted(archives, key=lambda a: (a.st.st_mtime, a.name), reverse=True):
+            if backup.manifest_problem(dir_fd, a) is None:
+                good = a
+                break
+            unreadable.append(a.name)
+    except OSError as e:
+        return [Finding("FAIL", "Backup folder unreadable", evidence="%s: %s" % (d, e.strerror or e),
+                        recommendation="Check that backups land in this folder.", id="backups.age",
+                        link=LINKS["backups"])]
+    finally:
+        os.close(dir_fd)
+    archives = [a for a in archives if a.name not in unreadable]
     others = ("; %d other entr%s named like archives not counted (not node-ops archives: %s)"
               % (len(skipped), "y" if len(skipped) == 1 else "ies", ", ".join(n for n, _ in skipped[:5]))
               if skipped else "")
-    if not archives:
-        return [Finding("FAIL", "No backup found", evidence="no node-ops archive in %s%s" % (d, others),
-                        recommendation="Schedule backups of DIP_HOME.", id="backups.age", link=LINKS["backups"])]
+    if unreadable:
+        others += "; %d archive(s) whose manifest is unreadable, not counted (cannot be restored): %s%s" % (
+            len(unreadable), ", ".join(unreadable[:5]), " ..." if len(unreadable) > 5 else "")
+    if good is None:
+        return [Finding("FAIL", "No backup found", evidence="no node-ops archive with a readable manifest in %s%s"
+                        % (d, others), recommendation="Schedule backups of DIP_HOME.", id="backups.age",
+                        link=LINKS["backups"])]
     entries = archives
-    newest = max(a.st.st_mtime for a in archives)
+    newest = good.st.st_mtime
     age_h = (f.now_ms / 1000.0 - newest) / 3600.0
     out = [Finding("PASS" if age_h <= params.backup_max_age_hours else "FAIL", "Newest backup is %.1f h old" % age_h,
                    evidence="%d backup(s) in %s; newest %s%s" % (len(entries), d, _dt.datetime.fromtimestamp(newest)

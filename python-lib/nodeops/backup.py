@@ -20,7 +20,8 @@ verification and restore.
 - Retention is grandfather-father-son over the archive dates (:func:`keep`): the
   newest archive of each of the last ``keep_daily`` days, ``keep_weekly`` weeks
   and ``keep_monthly`` months. Only archives node-ops wrote are candidates
-  (:func:`list_archives`, the one validator, also used by the audit); the archive
+  (:func:`list_archives`, the one validator, also used by the audit), and each is read to
+  its manifest just before it is deleted (kept and reported if that fails); the archive
   just written is always kept, is the one verified before anything is deleted, and
   archives dated after it (clock skew) are kept and reported. ``dry_run`` (default)
   lists.
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from . import datadir, processes
+from . import datadir, processes, safedelete
 from .errors import NodeOpsError
 from .params import MAX_COUNT, Param
 from .report import Column, Figure, Report, Table
@@ -78,6 +79,23 @@ DROPPED_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _GZIP_MAGIC, _ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, ValueError)
+#: Bounds a restore checks before writing anything: a name component (bytes), a symbolic link
+#: target (bytes, PATH_MAX - 1), a manifest line (a path is at most a few KB), a tar header
+#: block (PAX or GNU long name) that tarfile would read whole into memory.
+NAME_MAX, TARGET_MAX, LINE_MAX, HEADER_MAX = 255, 4095, 64 * 1024, 1024 * 1024
+#: What ``os.utime`` and ``os.fchown`` accept: whole seconds, ids.
+_MTIME_RANGE, _ID_MAX = (-2 ** 62, 2 ** 62), 2 ** 32 - 2
+
+
+def _short(value, limit=100):
+    """``value`` (anything) as text for a message, at most ``limit`` characters and "..."."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _q(name):
+    """A member name quoted for a message, shortened."""
+    return _short(repr(name))
 
 PARAMS = (
     Param("target_dir", "STRING", "Backup folder", mandatory=True,
@@ -396,6 +414,34 @@ def write_archive(source_fd, arc_root, out_fd, compression, excluded=(), scope="
 
 
 # ---- reading archives --------------------------------------------------------------------------
+_SPARSE = "a sparse member (GNU sparse format): node-ops never writes sparse members; refused"
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """tarfile's member header, refusing what would make reading cost more than the archive's
+    real size: a PAX or GNU long-name header block over HEADER_MAX (tarfile reads it whole into
+    memory) and sparse members (their claimed size is not stored, and node-ops never writes them)."""
+
+    def _proc_member(self, tarfile_):
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise tarfile.ReadError("%s is %s" % (_short(self.name), _SPARSE))
+        if self.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+                         tarfile.GNUTYPE_LONGLINK) and self.size > HEADER_MAX:
+            raise tarfile.ReadError("a tar header block of %d bytes (over %d): not written by node-ops"
+                                    % (self.size, HEADER_MAX))
+        return super()._proc_member(tarfile_)
+
+    def _refuse_sparse(self, *args):
+        raise tarfile.ReadError("a member is %s" % _SPARSE)
+
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
+
+    def _apply_pax_info(self, pax_headers, encoding, errors):
+        if any(key.startswith("GNU.sparse.") for key in pax_headers):
+            raise tarfile.ReadError("%s is %s" % (_short(pax_headers.get("path", self.name)), _SPARSE))
+        super()._apply_pax_info(pax_headers, encoding, errors)
+
+
 class _Reader:
     """Members of a gzip or zstd tar stream read from a descriptor (the archive is opened
     once; :meth:`rewind` reads it again from the start). tarfile's member list is emptied
@@ -420,12 +466,12 @@ class _Reader:
         try:
             if self.kind == "gzip":  # GzipFile, not tarfile's "r|gz", which copies its buffer on every read
                 self.gz = gzip.GzipFile(fileobj=io.BufferedReader(io.FileIO(self.fd, "rb", closefd=False), CHUNK))
-                self.tf = tarfile.open(fileobj=self.gz, mode="r|")
+                self.tf = tarfile.open(fileobj=self.gz, mode="r|", tarinfo=_BoundedInfo)
             else:
                 self.err = tempfile.TemporaryFile()
                 self.proc = subprocess.Popen(["zstd", "-q", "-d", "-c"], stdin=self.fd, stdout=subprocess.PIPE,
                                              stderr=self.err)
-                self.tf = tarfile.open(fileobj=self.proc.stdout, mode="r|")
+                self.tf = tarfile.open(fileobj=self.proc.stdout, mode="r|", tarinfo=_BoundedInfo)
         except _READ_ERRORS as e:
             self.close()
             raise NodeOpsError("%s is not a node-ops archive (not a readable tar archive: %s)" % (self.label, e))
@@ -506,6 +552,36 @@ def _key(name):
     return name.encode("utf-8", "surrogateescape")
 
 
+def _unwritable(member):
+    """Why extracting ``member`` would fail whatever the restore folder (a name component over
+    NAME_MAX bytes, a link target over TARGET_MAX bytes, a NUL byte, an mtime or owner out of
+    range, a sparse member), or None: so that it is refused before anything is written."""
+    label = _q(member.name)
+    if getattr(member, "sparse", None) is not None:
+        return "%s is %s" % (label, _SPARSE)
+    if "\0" in member.name or "\0" in member.linkname:
+        return "%s has a NUL byte in its name or link target" % label
+    for part in member.name.split("/"):
+        if len(os.fsencode(part)) > NAME_MAX:
+            return "%s has a name component of %d bytes (at most %d on Linux filesystems)" % (
+                label, len(os.fsencode(part)), NAME_MAX)
+    if member.issym() or member.islnk():
+        target = os.fsencode(member.linkname)
+        if not target:
+            return "%s is a link with an empty target" % label
+        if len(target) > TARGET_MAX:
+            return "%s is a link whose target has %d bytes (at most %d)" % (label, len(target), TARGET_MAX)
+        if member.islnk() and any(len(os.fsencode(p)) > NAME_MAX for p in member.linkname.split("/")):
+            return "%s is a hard link to a name with a component over %d bytes" % (label, NAME_MAX)
+    mtime = member.mtime
+    if not isinstance(mtime, (int, float)) or mtime != mtime or not _MTIME_RANGE[0] < mtime < _MTIME_RANGE[1]:
+        return "%s has an out-of-range modification time %s" % (label, _short(mtime))
+    for what, ident in (("owner", member.uid), ("group", member.gid)):
+        if not isinstance(ident, int) or not 0 <= ident <= _ID_MAX:
+            return "%s has an out-of-range %s id %s" % (label, what, _short(ident))
+    return None
+
+
 class _Members:
     """The members of an archive seen so far, by normalised name, in a private temporary
     on-disk SQLite database (memory stays flat in the number of members). Checks each new
@@ -514,7 +590,7 @@ class _Members:
     def __init__(self):
         self.db = sqlite3.connect("")  # a private temporary database, deleted on close
         self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
-                              "CREATE TABLE m(name BLOB PRIMARY KEY, kind TEXT, size INT, sha TEXT, seen INT)"
+                              "CREATE TABLE m(name BLOB PRIMARY KEY, kind TEXT, size INT, sha TEXT, seen INT, hdr BLOB)"
                               " WITHOUT ROWID;")
         self.last_parent = []
 
@@ -544,20 +620,24 @@ class _Members:
                 self.db.execute("INSERT INTO m(name, kind) VALUES (?, 'i')", (_key(prefix),))
             elif row[0] not in ("d", "i"):
                 self.last_parent = []
-                return "%r is below %r, which is %s in the archive" % ("/".join(parts), prefix, _KIND_WORDS[row[0]])
+                return "%s is below %s, which is %s in the archive" % (_q("/".join(parts)), _q(prefix),
+                                                                      _KIND_WORDS[row[0]])
         self.last_parent = parts
         return None
 
     def add(self, member):
         """(normalised name, None) or (None, why the member is refused)."""
+        why = _unwritable(member)
+        if why:
+            return None, why
         name = _normalise(member.name)
         if name is None:
-            return None, "unsafe path %r (absolute or with '..')" % member.name
+            return None, "unsafe path %s (absolute or with '..')" % _q(member.name)
         kind = _kind(member)
         if kind is None:
-            return None, "%r has an unsupported member type %r" % (member.name, member.type)
+            return None, "%s has an unsupported member type %r" % (_q(member.name), member.type)
         if name == "":
-            return (None, None) if kind == "d" else (None, "%r names the restore folder itself" % member.name)
+            return (None, None) if kind == "d" else (None, "%s names the restore folder itself" % _q(member.name))
         parts = name.split("/")
         why = self._ancestors(parts[:-1])
         if why:
@@ -566,20 +646,41 @@ class _Members:
             target = _normalise(member.linkname)
             row = self.get(target) if target else None
             if row is None or row[0] not in ("f", "l"):
-                return None, ("hard link %r points to %r, which is not a regular file earlier in the archive"
-                              % (member.name, member.linkname))
+                return None, ("hard link %s points to %s, which is not a regular file earlier in the archive"
+                              % (_q(member.name), _q(member.linkname)))
         row = self.get(name)
         if row is not None:
             if row[0] == "i" and kind == "d":
                 self.db.execute("UPDATE m SET kind='d' WHERE name=?", (_key(name),))
                 return name, None
-            return None, "%r appears twice in the archive (%s, then %s)" % (member.name, _KIND_WORDS[row[0]],
+            return None, "%s appears twice in the archive (%s, then %s)" % (_q(member.name), _KIND_WORDS[row[0]],
                                                                            _KIND_WORDS[kind])
         self.db.execute("INSERT INTO m(name, kind, seen) VALUES (?, ?, 0)", (_key(name), kind))
         return name, None
 
     def hashed(self, name, size, sha):
         self.db.execute("UPDATE m SET size=?, sha=? WHERE name=?", (size, sha, _key(name)))
+
+    def record(self, name, digest):
+        self.db.execute("UPDATE m SET hdr=? WHERE name=?", (digest, _key(name)))
+
+    def recorded(self, name):
+        """(header digest, size, sha256) the check pass recorded for ``name``, or None."""
+        return self.db.execute("SELECT hdr, size, sha FROM m WHERE name=?", (_key(name),)).fetchone()
+
+
+def _digest(index, member):
+    """A digest of a member's place in the archive and of every header field a restore uses:
+    the extraction pass compares it with what the check pass recorded."""
+    fields = (index, member.name, member.type, member.size, member.mode, member.mtime, member.uid, member.gid,
+              member.uname, member.gname, member.linkname, member.devmajor, member.devminor,
+              getattr(member, "sparse", None) is not None)
+    return hashlib.sha256(repr(fields).encode("utf-8", "backslashreplace")).digest()
+
+
+def _skipped(index, member):
+    """Whether a member is node-ops' own (identity, manifest) rather than restored content."""
+    return member.isreg() and ((index == 1 and member.name == IDENTITY) or member.name in (MANIFEST, LEGACY_MANIFEST))
 
 
 def _manifest_entries(spool, legacy):
@@ -595,22 +696,30 @@ def _manifest_entries(spool, legacy):
         lines = iter(files)
     else:
         def _lines():
-            for number, line in enumerate(io.TextIOWrapper(spool, "utf-8"), 1):
+            number = 0
+            while True:
+                line = spool.readline(LINE_MAX + 1)  # never more than LINE_MAX + 1 bytes in memory
+                if not line:
+                    return
+                number += 1
+                if len(line) > LINE_MAX:
+                    raise ValueError("line %d is longer than %d bytes (a node-ops manifest line is a path, a "
+                                     "size and a sha256)" % (number, LINE_MAX))
                 try:
-                    yield json.loads(line)
+                    yield json.loads(line.decode("utf-8"))
                 except ValueError as e:
-                    raise ValueError("line %d is not JSON (%s)" % (number, e))
+                    raise ValueError("line %d is not JSON (%s)" % (number, _short(str(e))))
         lines = _lines()
         header = next(lines, None)
         if not isinstance(header, dict) or header.get("format") != "node-ops-manifest":
             raise ValueError("no node-ops-manifest header line")
     for entry in lines:
         if not isinstance(entry, dict):
-            raise ValueError("an entry is not an object: %r" % (entry,))
+            raise ValueError("an entry is not an object: %s" % _short(entry))
         path, size, sha = entry.get("path"), entry.get("size"), entry.get("sha256")
         if not isinstance(path, str) or not isinstance(size, int) or isinstance(size, bool) or size < 0 \
                 or not isinstance(sha, str) or not re.match(r"^[0-9a-f]{64}$", sha):
-            raise ValueError("an entry lacks a path, size or sha256: %r" % (entry,))
+            raise ValueError("an entry lacks a path, size or sha256: %s" % _short(entry))
         yield path, size, sha
 
 
@@ -627,18 +736,37 @@ class Verification:
     dropped: List[str] = field(default_factory=list)  # members whose dangerous mode bits a restore drops
     dropped_count: int = 0
     listed: List[tuple] = field(default_factory=list)  # the first SHOWN (member, normalised name)
+    record: Optional["_Members"] = None  # the members as checked (restore's extraction pass compares with them)
+    count: int = 0  # members read, node-ops' own included
+    chain: bytes = b""  # digest of all their header digests, in order
 
 
-def _scan(reader):
+def _scan(reader, keep=False):
     """Read the whole archive once: every member checked as restore would, every file hashed
-    and compared with the manifest."""
-    members, problems, refusals, special, dropped = _Members(), _Capped(50), _Capped(50), _Capped(), _Capped()
-    listed = []
+    and compared with the manifest. ``keep``: the checked members are kept in ``record``
+    (the caller closes it)."""
+    members = _Members()
+    try:
+        result = _scan_into(reader, members)
+    except BaseException:
+        members.close()
+        raise
+    if keep:
+        result.record = members
+    else:
+        members.close()
+    return result
+
+
+def _scan_into(reader, members):
+    problems, refusals, special, dropped = _Capped(50), _Capped(50), _Capped(), _Capped()
+    listed, chain = [], hashlib.sha256()
     total = entries = 0
     spool, legacy, index, ours = None, False, 0, False
     try:
         for member in reader.members():
             index += 1
+            chain.update(_digest(index, member))
             if index == 1:  # node-ops' identity member, or the root folder of the previous format
                 ours = (member.name == IDENTITY and member.isreg()) or (
                     member.isdir() and member.name in ("config", "dss_data"))
@@ -658,6 +786,7 @@ def _scan(reader):
                 continue
             if name is None:
                 continue
+            members.record(name, _digest(index, member))
             if len(listed) < SHOWN:
                 listed.append((member.name, name))
             kind = _kind(member)
@@ -674,40 +803,41 @@ def _scan(reader):
                 total += size
     except _READ_ERRORS as e:
         if index <= 1:
-            members.close()
             raise NodeOpsError("%s is not a node-ops archive (not a readable tar archive: %s)" % (reader.label, e))
         problems.add("the archive cannot be read to the end: %s" % e)
     result = Verification(0, total, [], entries=entries, refusals=refusals.items, refused=refusals.count,
-                          special=special.items, dropped=dropped.items, dropped_count=dropped.count, listed=listed)
-    try:
-        if spool is None:
-            if not ours:
-                result.fatal = "%s has no node-ops manifest (%s): not a node-ops archive" % (reader.label, MANIFEST)
-            else:
-                problems.add("the archive ends before its manifest (%s): truncated or corrupt" % MANIFEST)
+                          special=special.items, dropped=dropped.items, dropped_count=dropped.count, listed=listed,
+                          count=index, chain=chain.digest())
+    if spool is None:
+        if not ours:
+            result.fatal = "%s has no node-ops manifest (%s): not a node-ops archive" % (reader.label, MANIFEST)
         else:
-            try:
-                for path, size, sha in _manifest_entries(spool, legacy):
-                    result.files += 1
-                    name = _normalise(path)
-                    row = members.get(name) if name else None
-                    if row is None or row[0] != "f":
-                        problems.add("%s: in the manifest, missing from the archive" % path)
-                    elif row[3]:
-                        problems.add("%s: listed twice in the manifest" % path)
-                    elif (row[1], row[2]) != (size, sha):
-                        problems.add("%s: content differs from the manifest (size %s, expected %d)"
-                                     % (path, row[1], size))
-                    else:
-                        members.see(name)
-            except ValueError as e:
-                result.fatal = "%s: manifest unreadable: %s" % (reader.label, e)
-            if result.fatal is None:
-                for name in members.unseen_files():
-                    problems.add("%s: in the archive, not in the manifest" % name)
-            spool.close()
-    finally:
-        members.close()
+            problems.add("the archive ends before its manifest (%s): truncated or corrupt" % MANIFEST)
+    else:
+        try:
+            for path, size, sha in _manifest_entries(spool, legacy):
+                result.files += 1
+                name = _normalise(path)
+                row = members.get(name) if name else None
+                label = _short(path)
+                if row is None or row[0] != "f":
+                    problems.add("%s: in the manifest, missing from the archive" % label)
+                elif row[3]:
+                    problems.add("%s: listed twice in the manifest" % label)
+                elif row[1] != size:
+                    problems.add("%s: content differs from the manifest (size %s, expected %d)"
+                                 % (label, row[1], size))
+                elif row[2] != sha:
+                    problems.add("%s: content differs from the manifest (sha256 %s, expected %s; same size %d)"
+                                 % (label, row[2], sha, size))
+                else:
+                    members.see(name)
+        except ValueError as e:
+            result.fatal = "%s: manifest unreadable: %s" % (reader.label, e)
+        if result.fatal is None:
+            for name in members.unseen_files():
+                problems.add("%s: in the archive, not in the manifest" % _short(name))
+        spool.close()
     for why in refusals.items:
         problems.add("a restore would refuse it: %s" % why)
     if result.fatal:
@@ -785,22 +915,46 @@ def _owner(member):
     return _ids[key]
 
 
-def _extract(reader, root_fd):
-    """Second pass: write every member relative to ``root_fd``; the number of entries written."""
-    dirs, links_dirs = _Dirs(root_fd), _Dirs(root_fd)
+class _Changed(Exception):
+    """The extraction pass read something other than what the check pass checked."""
+
+
+#: Errors of the extraction pass's reading: after a check pass that read the archive whole, the archive changed.
+_REREAD_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, ValueError)
+
+
+def _extract(reader, root_fd, checked, tops):
+    """Second pass: write every member relative to ``root_fd``; the number of entries written.
+    Every member is checked again exactly as the check pass checks it (a fresh index) and
+    compared with what the check pass recorded in ``checked`` (its header digest, a file's size and
+    sha256, the count and order of all members); on any difference :class:`_Changed` is
+    raised. The top-level names it creates are added to ``tops`` (for removing them)."""
+    dirs, links_dirs, check = _Dirs(root_fd), _Dirs(root_fd), _Members()
     as_root = os.geteuid() == 0
-    pending = tempfile.TemporaryFile()  # folders' modes, applied once their content is written
-    written, index = 0, 0
+    # folders' modes, applied once everything is written, deepest first: a folder whose mode
+    # the archive gives without r-x for its owner still lets a non-root restore reach below it
+    check.db.execute("CREATE TABLE p(depth INT, name BLOB, mode INT, mtime REAL, uid INT, gid INT)")
+    written, index, chain = 0, 0, hashlib.sha256()
     try:
         for member in reader.members():
             index += 1
-            if member.isreg() and ((index == 1 and member.name == IDENTITY) or
-                                   member.name in (MANIFEST, LEGACY_MANIFEST)):
+            digest = _digest(index, member)
+            chain.update(digest)
+            if _skipped(index, member):
                 continue
-            name, kind = _normalise(member.name), _kind(member)
-            if not name or kind == "x":
+            name, why = check.add(member)
+            if why:
+                raise _Changed("a member the check pass did not see: %s" % why)
+            if not name:
+                continue
+            row = checked.record.recorded(name)
+            if row is None or row[0] != digest:
+                raise _Changed("member %d (%s) is not the one checked" % (index, _q(member.name)))
+            kind = _kind(member)
+            if kind == "x":
                 continue
             parts = name.split("/")
+            tops.add(parts[0])
             pfd, base = dirs.parent(parts[:-1]), parts[-1]
             mode = member.mode & 0o777 & ~DROPPED_BITS
             if kind == "d":
@@ -808,16 +962,21 @@ def _extract(reader, root_fd):
                     os.mkdir(base, 0o700, dir_fd=pfd)
                 except FileExistsError:
                     pass
-                pending.write(json.dumps([name, mode, member.mtime] + list(_owner(member))).encode() + b"\n")
+                check.db.execute("INSERT INTO p VALUES (?, ?, ?, ?, ?, ?)",
+                                 (len(parts), _key(name), mode, member.mtime) + tuple(_owner(member)))
             elif kind == "f":
                 fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                              dir_fd=pfd)
                 try:
-                    src = reader.data(member)
+                    src, sha, size = reader.data(member), hashlib.sha256(), 0
                     for chunk in iter(lambda: src.read(CHUNK), b""):
+                        sha.update(chunk)
+                        size += len(chunk)
                         view = memoryview(chunk)
                         while view:
                             view = view[os.write(fd, view):]
+                    if (size, sha.hexdigest()) != (row[1], row[2]):
+                        raise _Changed("%s has other content than the one checked" % _q(member.name))
                     if as_root:
                         os.fchown(fd, *_owner(member))
                     os.fchmod(fd, mode)
@@ -833,11 +992,14 @@ def _extract(reader, root_fd):
                 src_fd = links_dirs.parent(target[:-1])
                 os.link(target[-1], base, src_dir_fd=src_fd, dst_dir_fd=pfd, follow_symlinks=False)
             written += 1
+        if (index, chain.digest()) != (checked.count, checked.chain):
+            raise _Changed("%d members read, %d checked" % (index, checked.count) if index != checked.count
+                           else "its members are not the ones checked")
         dirs.close()
-        pending.seek(0)
-        for line in pending:
-            name, mode, mtime, uid, gid = json.loads(line)
-            parts = name.split("/")
+        links_dirs.close()
+        for key, mode, mtime, uid, gid in check.db.execute(
+                "SELECT name, mode, mtime, uid, gid FROM p ORDER BY depth DESC, name"):
+            parts = key.decode("utf-8", "surrogateescape").split("/")
             fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=dirs.parent(parts[:-1]))
             try:
                 if as_root:
@@ -846,11 +1008,27 @@ def _extract(reader, root_fd):
                 os.utime(fd, (mtime, mtime))
             finally:
                 os.close(fd)
+    except _REREAD_ERRORS as e:
+        raise _Changed("it cannot be read again: %s" % _short(str(e), 300))
     finally:
         dirs.close()
         links_dirs.close()
-        pending.close()
+        check.close()
     return written
+
+
+def _remove_written(root_fd, tops):
+    """Remove the top-level entries this restore created under ``root_fd`` (descriptor-relative,
+    never following a link); a message on what could not be removed, or None."""
+    failed = []
+    for top in sorted(tops):
+        try:
+            safedelete.remove_at(root_fd, top)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            failed.append("%s (%s)" % (_q(top), e.strerror or e))
+    return ", ".join(failed[:10]) or None
 
 
 @dataclass
@@ -888,9 +1066,9 @@ def restore(path, into, dry_run=True) -> Restored:
     _check_into(into)
     fd = _open_archive(path)
     try:
-        reader = _Reader(fd, str(path))
+        reader, check = _Reader(fd, str(path)), None
         try:
-            check = _scan(reader)
+            check = _scan(reader, keep=True)
             if check.fatal:
                 raise NodeOpsError(check.fatal)
             if check.refusals:
@@ -910,15 +1088,24 @@ def restore(path, into, dry_run=True) -> Restored:
                 root_fd = os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as e:
                 raise NodeOpsError("--into %s cannot be created or opened: %s" % (into, e.strerror or e))
+            tops = set()
             try:
                 reader.rewind()
-                result.written = _extract(reader, root_fd)
+                result.written = _extract(reader, root_fd, check, tops)
+            except _Changed as e:
+                left = _remove_written(root_fd, tops)
+                result.failure = ("the archive changed during the restore (%s): nothing restored" % e if left is None
+                                  else "the archive changed during the restore (%s): what it wrote was removed "
+                                       "except %s in %s" % (e, left, into))
             except _READ_ERRORS as e:
-                result.failure = "restore stopped: %s; what was written so far is in %s" % (e, into)
+                result.failure = "restore stopped: %s; what was written so far is in %s" % (_short(str(e), 300),
+                                                                                           into)
             finally:
                 os.close(root_fd)
             return result
         finally:
+            if check is not None:
+                check.record.close()
             reader.close()
     finally:
         os.close(fd)
@@ -942,7 +1129,7 @@ class Archive:
     scope: str
     time: _dt.datetime
     st: os.stat_result
-    legacy: bool  # written before the identity member existed: its manifest is read before deleting it
+    legacy: bool  # written before the identity member existed
 
 
 def _open_listed(dir_fd, name, st):
@@ -957,45 +1144,59 @@ def _open_listed(dir_fd, name, st):
 
 def _identify(dir_fd, name, st, deep):
     """(None if the file is a node-ops archive else why not, whether it has the previous format).
-    Node-ops archives start with the identity member; those of the previous format start with
-    their root folder and, if ``deep``, their manifest is read."""
+    Node-ops archives start with the identity member, those of the previous format with their
+    root folder; if ``deep``, the archive is read to its manifest, which must parse whole
+    (every entry a path, a size and a sha256; nothing hashed)."""
     try:
         fd = _open_listed(dir_fd, name, st)
     except OSError as e:
         return "cannot be opened: %s" % (e.strerror or e), False
+    legacy = False
     try:
         reader = _Reader(fd, name)
         try:
             first = next(reader.members(), None)
             if first is not None and first.name == IDENTITY and first.isreg() and first.size < 65536:
                 doc = json.loads(reader.data(first).read().decode("utf-8"))
-                if isinstance(doc, dict) and doc.get("format") == FORMAT:
-                    return None, False
-                return "its identity member is not node-ops'", False
-            if first is None or not first.isdir() or first.name not in ("config", "dss_data"):
+                if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+                    return "its identity member is not node-ops'", False
+            elif first is None or not first.isdir() or first.name not in ("config", "dss_data"):
                 return "not a node-ops archive (unexpected first member)", False
+            else:
+                legacy = True
             if not deep:
-                return None, True
+                return None, legacy
+            wanted = LEGACY_MANIFEST if legacy else MANIFEST
             for member in reader.members():
-                if member.name == LEGACY_MANIFEST and member.isreg():
+                if member.name == wanted and member.isreg():
                     with tempfile.TemporaryFile() as spool:
                         shutil.copyfileobj(reader.data(member), spool, CHUNK)
-                        for _ in _manifest_entries(spool, True):
-                            pass
-                    return None, True
-            return "no manifest", True
+                        try:
+                            for _ in _manifest_entries(spool, legacy):
+                                pass
+                        except ValueError as e:
+                            return "manifest unreadable (%s)" % e, legacy
+                    return None, legacy
+            return "manifest unreadable (the archive has no %s: truncated?)" % wanted, legacy
         finally:
             reader.close()
     except (NodeOpsError, ValueError) + _READ_ERRORS as e:
-        return "not a node-ops archive, or its manifest is unreadable (%s)" % e, False
+        return "not a node-ops archive, or its manifest is unreadable (%s)" % _short(str(e), 300), legacy
     finally:
         os.close(fd)
 
 
+def manifest_problem(dir_fd, archive):
+    """None if the manifest of ``archive`` (listed in the folder open as ``dir_fd``) reads whole,
+    else why not: the deep check (the whole archive is decompressed, nothing is hashed)."""
+    return _identify(dir_fd, archive.name, archive.st, deep=True)[0]
+
+
 def list_archives(folder, deep=True, dir_fd=None):
     """([Archive], [(name, why skipped)]) in ``folder``: the archives node-ops wrote, by exact
-    name (milliseconds included), regular file (not followed) and identity (or, previous format,
-    readable manifest when ``deep``). Anything else named like an archive is skipped with why."""
+    name (milliseconds included), regular file (not followed), identity (or, previous format, root
+    folder) and, when ``deep``, a manifest that reads whole (:func:`manifest_problem`; this reads
+    every archive to its end). Anything else named like an archive is skipped with why."""
     own = dir_fd is None
     if own:
         dir_fd = os.open(str(folder), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -1249,7 +1450,7 @@ def _retention(report, target, dir_fd, new_name, params):
                   % (new_name, check.problems[0]))
             return
         for a in doomed:
-            why = _identify(dir_fd, a.name, a.st, deep=True)[0] if a.legacy else None  # its manifest, before deleting
+            why = manifest_problem(dir_fd, a)  # its manifest read whole, just before deleting it
             if why:
                 report.notes.append("%s kept, never deleted: %s" % (a.name, why))
                 continue

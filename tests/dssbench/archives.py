@@ -29,13 +29,14 @@ def _info(kind, name, arg, mode):
     return info
 
 
-def craft(path, members, manifest="v2"):
+def craft(path, members, manifest="v2", identity=None):
     """Write a gzip archive of ``members`` to ``path``. ``manifest``: "v2" (identity first, a
     matching line manifest last), "legacy" (a matching {"files": [...]} manifest), None, or
-    bytes (the content of node-ops-manifest.jsonl)."""
+    bytes (the content of node-ops-manifest.jsonl). ``identity``: whether the identity member
+    comes first (by default with a "v2" manifest)."""
     entries = []
     with tarfile.open(str(path), "w:gz", format=tarfile.PAX_FORMAT) as tf:
-        if manifest == "v2":
+        if manifest == "v2" if identity is None else identity:
             _add_bytes(tf, IDENTITY, json.dumps({"format": "node-ops-backup", "version": 2}).encode())
         for kind, name, arg, mode in members:
             info = _info(kind, name, arg, mode)

@@ -460,3 +460,23 @@ def test_a_target_or_into_that_cannot_be_created_is_refused_with_a_message(inst,
     out = cli("backup-restore", "--archive", str(archive), "--into", str(tmp_path / "a-file" / "r"), "--dry-run",
               "false")
     assert out.returncode == 2 and "cannot" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_an_archive_with_the_identity_but_no_readable_manifest_is_never_deleted(inst, tmp_path):
+    """Retention reads the manifest of every archive it is about to delete, just before: one
+    that starts with node-ops' identity but has no manifest (truncated) or a broken one is kept."""
+    target = tmp_path / "backups"
+    target.mkdir()
+    now = dt.datetime.now()
+    none, broken, good = (_name(now - dt.timedelta(days=d)) for d in (3, 4, 5))
+    craft(target / none, [member("dir", "config"), member("file", "config/a", b"x")], manifest=None, identity=True)
+    craft(target / broken, [member("dir", "config")], manifest=b'{"format": "node-ops-manifest", "version": 2}\n{',
+          identity=True)
+    craft(target / good, [member("dir", "config"), member("file", "config/a", b"x")])
+    listed, skipped = backup.list_archives(target)  # deep: the manifest read whole
+    assert [a.name for a in listed] == [good] and sorted(n for n, _ in skipped) == sorted([none, broken])
+    assert sorted(a.name for a in backup.list_archives(target, deep=False)[0]) == sorted([none, broken, good])
+    report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
+    assert report.failure is None and sorted(os.listdir(target)) == sorted([none, broken, _new_archive(report)])
+    assert any(n.startswith(none + " kept, never deleted: manifest unreadable") for n in report.notes), report.notes
+    assert any(n.startswith(broken + " kept, never deleted: manifest unreadable") for n in report.notes)

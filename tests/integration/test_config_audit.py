@@ -268,6 +268,22 @@ def test_backups(default, tmp_path):
     assert checks(audit(default, "--backup-dir", str(tmp_path / "missing")), "backups.") == {"backups.age": "FAIL"}
 
 
+def test_backups_count_only_archives_whose_manifest_reads(default, tmp_path):
+    """The newest archive starts with node-ops' identity but has no manifest: the age is the one of
+    the newest whose manifest reads, the unreadable one is named and not counted."""
+    d = tmp_path / "backups"
+    d.mkdir()
+    good = craft(d / "dss-backup-CONFIG-20260101-010101-001.tar.gz", [member("dir", "config")])
+    os.utime(good, (time.time() - 30 * 3600,) * 2)
+    bad = craft(d / "dss-backup-CONFIG-20260102-010101-001.tar.gz", [member("dir", "config")], manifest=None,
+                identity=True)
+    found = audit(default, "--backup-dir", str(d), "--backup-max-age-hours", "24")
+    assert checks(found, "backups.") == {"backups.age": "FAIL", "backups.copies": "WARN"}
+    (age,) = [f for f in found["findings"] if f["id"] == "backups.age"]
+    assert "Newest backup is 30.0 h old" == age["title"] and bad.name in age["evidence"], age
+    assert "manifest is unreadable" in age["evidence"]
+
+
 # ---- administration project and monitoring ---------------------------------------------------
 def test_admin_project_missing(default):
     c = checks(audit(default), "admin.")
