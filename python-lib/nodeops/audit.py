@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import backup, datadir, dssapi, fixes, heaps, retention, safefs
+from . import archives, datadir, dssapi, fixes, heaps, retention, safefs
 from .errors import Unavailable
 from .params import MAX_HOURS, Param
 from .report import Column, Figure, Finding, Report, Table
@@ -377,10 +377,10 @@ def check_backups(f, params):
                         recommendation="Check that backups land in this folder.", id="backups.age",
                         link=LINKS["backups"])]
     try:
-        archives, skipped = backup.list_archives(d, deep=False, dir_fd=dir_fd)
+        found, skipped = archives.list_archives(d, deep=False, dir_fd=dir_fd)
         good, unreadable = None, []
-        for a in sorted(archives, key=lambda a: (a.st.st_mtime, a.name), reverse=True):
-            if backup.manifest_problem(dir_fd, a) is None:
+        for a in sorted(found, key=lambda a: (a.st.st_mtime, a.name), reverse=True):
+            if archives.manifest_problem(dir_fd, a) is None:
                 good = a
                 break
             unreadable.append(a.name)
@@ -390,7 +390,7 @@ def check_backups(f, params):
                         link=LINKS["backups"])]
     finally:
         os.close(dir_fd)
-    archives = [a for a in archives if a.name not in unreadable]
+    found = [a for a in found if a.name not in unreadable]
     others = ("; %d other entr%s named like archives not counted (not node-ops archives: %s)"
               % (len(skipped), "y" if len(skipped) == 1 else "ies", ", ".join(n for n, _ in skipped[:5]))
               if skipped else "")
@@ -401,7 +401,7 @@ def check_backups(f, params):
         return [Finding("FAIL", "No backup found", evidence="no node-ops archive with a readable manifest in %s%s"
                         % (d, others), recommendation="Schedule backups of DIP_HOME.", id="backups.age",
                         link=LINKS["backups"])]
-    entries = archives
+    entries = found
     newest = good.st.st_mtime
     age_h = (f.now_ms / 1000.0 - newest) / 3600.0
     out = [Finding("PASS" if age_h <= params.backup_max_age_hours else "FAIL", "Newest backup is %.1f h old" % age_h,

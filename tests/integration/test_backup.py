@@ -23,7 +23,7 @@ from dssbench import cli as nodeops_cli
 from dssbench import smallfs
 from dssbench.archives import craft, member
 from dssbench.harness import Harness
-from nodeops import backup
+from nodeops import archives, backup
 from nodeops.context import Context
 from nodeops.errors import ParameterError
 from nodeops.operations import get
@@ -68,14 +68,14 @@ def ctx_for(dip_home):
 
 @pytest.mark.parametrize("scope,compression", [("DATA_DIR", "gzip"), ("CONFIG", "zstd")])
 def test_round_trip_is_byte_identical(inst, tmp_path, scope, compression):
-    if compression == "zstd" and not backup.shutil.which("zstd"):
+    if compression == "zstd" and not shutil.which("zstd"):
         pytest.skip("no zstd here")
     target = tmp_path / "backups"
     out = cli("backup", "--dip-home", str(inst), "--target-dir", str(target), "--scope", scope,
               "--compression", compression)
     assert out.returncode == 0, out.stderr
     (archive,) = [p for p in target.iterdir()]
-    assert backup.NAME_RE.match(archive.name) and not archive.name.startswith(".")
+    assert archives.NAME_RE.match(archive.name) and not archive.name.startswith(".")
     checked = json.loads(cli("backup-verify", "--archive", str(archive)).stdout)
     assert checked["errors"] == [] and {f["key"]: f["value"] for f in checked["summary"]}["problems"] == 0
     plan = json.loads(cli("backup-restore", "--archive", str(archive), "--into", str(tmp_path / "r")).stdout)
@@ -98,8 +98,8 @@ def test_non_utf8_names_round_trip(tmp_path):
     report = _run(dip, tmp_path / "b")
     assert report.failure is None
     (archive,) = (tmp_path / "b").iterdir()
-    assert backup.verify(archive).problems == []
-    backup.restore(archive, tmp_path / "r", dry_run=False)
+    assert archives.verify(archive).problems == []
+    archives.restore(archive, tmp_path / "r", dry_run=False)
     restored = os.fsencode(tmp_path / "r" / "config" / "projects") + b"/caf\xe9-\xff.json"
     assert open(restored, "rb").read() == b"latin-1 name"
 
@@ -205,7 +205,7 @@ def test_the_archive_just_written_is_never_deleted_even_keeping_nothing(inst, tm
     _copies(target, real_archive, [1, 8, 40])
     report = _run(inst, target, keep_daily=0, keep_weekly=0, keep_monthly=0, dry_run=False)
     assert report.failure is None and os.listdir(target) == [_new_archive(report)]
-    assert backup.verify(target / _new_archive(report)).problems == []
+    assert archives.verify(target / _new_archive(report)).problems == []
 
 
 def test_future_dated_archives_are_reported_and_never_ranked_above_the_new_one(inst, tmp_path, real_archive):
@@ -225,7 +225,7 @@ def test_future_dated_archives_are_reported_and_never_ranked_above_the_new_one(i
 def test_nothing_is_deleted_when_the_archive_just_written_does_not_verify(inst, tmp_path, real_archive, monkeypatch):
     target = tmp_path / "backups"
     _copies(target, real_archive, range(1, 10))
-    real_verify = backup.verify
+    real_verify = archives.verify
 
     def corrupt_then_verify(path):  # the disk flips a byte of the new archive before the gate reads it
         data = bytearray(open(path, "rb").read())
@@ -233,7 +233,7 @@ def test_nothing_is_deleted_when_the_archive_just_written_does_not_verify(inst, 
         open(path, "wb").write(bytes(data))
         return real_verify(path)
 
-    monkeypatch.setattr(backup, "verify", corrupt_then_verify)
+    monkeypatch.setattr(archives, "verify", corrupt_then_verify)
     report = _run(inst, target, keep_daily=2, keep_weekly=0, keep_monthly=0, dry_run=False)
     assert report.failure and "the archive just written" in report.failure and "does not verify" in report.failure
     assert len(os.listdir(target)) == 10
@@ -257,7 +257,7 @@ def _config_home(base, files, size):
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
 def test_a_full_target_says_so_and_leaves_nothing_behind(tmp_path, small_fs, compression):
-    if compression == "zstd" and not backup.shutil.which("zstd"):
+    if compression == "zstd" and not shutil.which("zstd"):
         pytest.skip("no zstd here")
     dip = _config_home(tmp_path, 500, 1000)  # 500 KB fits the space check; the archive (headers, random data) does not
     report = _run(dip, small_fs / "b", compression=compression)
@@ -347,7 +347,7 @@ def test_sockets_fifos_and_devices_are_skipped_and_listed(tmp_path):
     assert skipped == {"config/a-fifo": "FIFO: not archived", "config/a-socket": "socket: not archived",
                        "config/a-device": "device file: not archived"}
     (archive,) = (tmp_path / "b").iterdir()
-    assert not archive.name.endswith(".partial") and backup.verify(archive).problems == []
+    assert not archive.name.endswith(".partial") and archives.verify(archive).problems == []
 
 
 def _churn(config, stop_at, started):
@@ -390,8 +390,8 @@ def test_a_config_backup_while_dss_saves_configuration_succeeds(tmp_path):
     assert len(reports) >= 3 and all(r.failure is None for r in reports), [r.failure for r in reports]
     skipped = [row["why"] for r in reports for t in r.tables if t.key == "skipped" for row in t.rows]
     assert any("vanished" in why for why in skipped), skipped
-    archives = sorted((tmp_path / "b").iterdir())
-    assert len(archives) == len(reports) and all(backup.verify(a).problems == [] for a in archives[:10])
+    written = sorted((tmp_path / "b").iterdir())
+    assert len(written) == len(reports) and all(archives.verify(a).problems == [] for a in written[:10])
 
 
 def test_target_inside_dip_home_is_refused(inst, tmp_path):
@@ -436,7 +436,7 @@ def test_previous_format_archives_are_deleted_only_with_a_readable_manifest(inst
     good, bad = _name(now - dt.timedelta(days=3)), _name(now - dt.timedelta(days=4))
     craft(target / good, [member("dir", "config"), member("file", "config/a", b"x")], manifest="legacy")
     craft(target / bad, [member("dir", "config"), member("file", "config/a", b"x")], manifest=None)
-    listed, skipped = backup.list_archives(target)
+    listed, skipped = archives.list_archives(target)
     assert [a.name for a in listed] == [good] and [n for n, _ in skipped] == [bad]
     report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
     assert report.failure is None and sorted(os.listdir(target)) == sorted([bad, _new_archive(report)])
@@ -465,9 +465,9 @@ def test_an_archive_with_the_identity_but_no_readable_manifest_is_never_deleted(
     craft(target / broken, [member("dir", "config")], manifest=b'{"format": "node-ops-manifest", "version": 2}\n{',
           identity=True)
     craft(target / good, [member("dir", "config"), member("file", "config/a", b"x")])
-    listed, skipped = backup.list_archives(target)  # deep: the manifest read whole
+    listed, skipped = archives.list_archives(target)  # deep: the manifest read whole
     assert [a.name for a in listed] == [good] and sorted(n for n, _ in skipped) == sorted([none, broken])
-    assert sorted(a.name for a in backup.list_archives(target, deep=False)[0]) == sorted([none, broken, good])
+    assert sorted(a.name for a in archives.list_archives(target, deep=False)[0]) == sorted([none, broken, good])
     report = _run(inst, target, keep_daily=1, keep_weekly=0, keep_monthly=0, dry_run=False)
     assert report.failure is None and sorted(os.listdir(target)) == sorted([none, broken, _new_archive(report)])
     assert any(n.startswith(none + " kept, never deleted: manifest unreadable") for n in report.notes), report.notes

@@ -11,7 +11,7 @@ import pytest
 
 from dssbench import cli as nodeops_cli
 from dssbench.archives import craft, member
-from nodeops import backup
+from nodeops import archives, backup
 from nodeops.context import Context
 from nodeops.errors import NodeOpsError
 from nodeops.operations import get
@@ -35,7 +35,7 @@ def _refused(archive, into, outside, members, why):
     craft(archive, members)
     into.mkdir()
     with pytest.raises(NodeOpsError) as e:
-        backup.restore(archive, into, dry_run=False)
+        archives.restore(archive, into, dry_run=False)
     assert why in str(e.value) and "nothing was written" in str(e.value)
     assert os.listdir(into) == []
     _untouched(outside)
@@ -106,7 +106,7 @@ def test_symlinks_are_restored_as_links_and_nothing_is_written_through_them(plac
     archive, into, outside = place
     craft(archive, [member("dir", "dss_data"), member("sym", "dss_data/managed", str(outside)),
                     member("file", "dss_data/f", b"x")])
-    backup.restore(archive, into, dry_run=False)
+    archives.restore(archive, into, dry_run=False)
     assert os.readlink(into / "dss_data" / "managed") == str(outside)
     _untouched(outside)
 
@@ -114,9 +114,9 @@ def test_symlinks_are_restored_as_links_and_nothing_is_written_through_them(plac
 def test_the_previous_format_still_verifies_and_restores(tmp_path):
     archive = craft(tmp_path / "old.tar.gz", [member("dir", "config"), member("file", "config/a", b"hello")],
                     manifest="legacy")
-    check = backup.verify(archive)
+    check = archives.verify(archive)
     assert check.problems == [] and check.files == 1 and check.bytes == 5
-    backup.restore(archive, tmp_path / "r", dry_run=False)
+    archives.restore(archive, tmp_path / "r", dry_run=False)
     assert (tmp_path / "r" / "config" / "a").read_bytes() == b"hello"
 
 

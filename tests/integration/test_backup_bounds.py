@@ -20,7 +20,7 @@ import pytest
 
 from dssbench import cli as nodeops_cli
 from dssbench.archives import IDENTITY, craft, member
-from nodeops import backup
+from nodeops import archives, backup
 from nodeops.errors import NodeOpsError
 
 LIB = os.path.dirname(os.path.dirname(os.path.abspath(backup.__file__)))
@@ -29,7 +29,7 @@ LIB = os.path.dirname(os.path.dirname(os.path.abspath(backup.__file__)))
 def _refused_before_writing(archive, into, why):
     into.mkdir()
     with pytest.raises(NodeOpsError) as e:
-        backup.restore(archive, into, dry_run=False)
+        archives.restore(archive, into, dry_run=False)
     assert why in str(e.value) and "nothing was written" in str(e.value), str(e.value)
     assert os.listdir(into) == []
     return str(e.value)
@@ -45,7 +45,7 @@ def _refused_before_writing(archive, into, why):
 ])
 def test_what_extraction_would_fail_on_is_refused_by_the_check_pass(tmp_path, members, why):
     archive = craft(tmp_path / "a.tar.gz", [member("dir", "config")] + members)
-    problems = backup.verify(archive).problems
+    problems = archives.verify(archive).problems
     assert any(why in p for p in problems), problems
     message = _refused_before_writing(archive, tmp_path / "into", why)
     assert len(message) < 400 and "..." in message or len(message) < 250  # a long name is shortened
@@ -94,7 +94,7 @@ def test_a_huge_manifest_line_is_refused_without_reading_it_whole_and_not_repeat
     body = json.dumps({"format": "node-ops-manifest", "version": 2}).encode() + b"\n" + \
         json.dumps({"path": "config/a", "junk": "b" * 30000}).encode() + b"\n"
     craft(archive, [member("dir", "config")], manifest=body, identity=True)
-    fatal = backup.verify(archive).fatal
+    fatal = archives.verify(archive).fatal
     assert "an entry lacks a path, size or sha256" in fatal and len(fatal) < 400
 
 
@@ -103,7 +103,7 @@ def test_a_same_size_different_content_says_the_sha256_differs(tmp_path):
              {"path": "config/a", "size": 3, "sha256": hashlib.sha256(b"abd").hexdigest()}]
     archive = craft(tmp_path / "a.tar.gz", [member("dir", "config"), member("file", "config/a", b"abc")],
                     manifest=b"".join(json.dumps(x).encode() + b"\n" for x in lines), identity=True)
-    problems = backup.verify(archive).problems
+    problems = archives.verify(archive).problems
     assert any("config/a: content differs from the manifest (sha256 %s, expected %s; same size 3)"
                % (hashlib.sha256(b"abc").hexdigest(), hashlib.sha256(b"abd").hexdigest()) in p for p in problems), \
         problems
@@ -119,11 +119,11 @@ def test_sparse_members_are_refused_without_reading_their_claimed_size(tmp_path,
     (src / IDENTITY).write_text(json.dumps({"format": "node-ops-backup", "version": 2}))
     with open(src / "config" / "big", "wb") as f:
         f.truncate(1 << 40)  # 1 TiB of holes: hashing it would take about 20 minutes
-    (src / backup.MANIFEST).write_text('{"format": "node-ops-manifest", "version": 2}\n'
+    (src / archives.MANIFEST).write_text('{"format": "node-ops-manifest", "version": 2}\n'
                                        '{"path": "config/big", "size": %d, "sha256": "%s"}\n' % (1 << 40, "0" * 64))
     archive = tmp_path / "a.tar.gz"
     subprocess.run(["tar", "--sparse", "--format=" + fmt, "-czf", str(archive), IDENTITY, "config", "config/big",
-                    backup.MANIFEST], cwd=str(src), check=True)
+                    archives.MANIFEST], cwd=str(src), check=True)
     os.unlink(src / "config" / "big")
     try:  # without the refusal, verify hashes the 1 TiB the member claims
         out = subprocess.run([sys.executable, "-m", "nodeops", "backup-verify", "--archive", str(archive)],
@@ -147,7 +147,7 @@ def test_a_tar_header_block_over_1_mib_is_refused_without_reading_it(tmp_path):
         tf.addfile(info)
     archive = tmp_path / "a.tar.gz"
     archive.write_bytes(gzip.compress(buf.getvalue()))
-    problems = backup.verify(archive).problems
+    problems = archives.verify(archive).problems
     assert any("a tar header block of" in p and "over 1048576" in p for p in problems), [p[:200] for p in problems]
 
 

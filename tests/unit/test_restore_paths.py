@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dssbench.archives import craft, member
-from nodeops import backup
+from nodeops import archives
 from nodeops.errors import NodeOpsError
 
 # weighted towards names that pass the simple checks, so that links and what follows them get exercised
@@ -64,7 +64,7 @@ def test_nothing_ever_appears_outside_into(members):
         archive = craft(base / "x.tar.gz", spec)
         before = snapshot(base, str(into))
         try:
-            backup.restore(archive, into, dry_run=False)
+            archives.restore(archive, into, dry_run=False)
             refused = False
         except NodeOpsError:
             refused = True
