@@ -62,10 +62,22 @@ def test_a_non_root_restore_of_a_folder_of_mode_0000_above_a_sub_folder_complete
             member("file", "config/sub/ro/f", b"X", mode=0o000)])
         os.chmod(archive, 0o644)
         into = os.path.join(top, "into")
-        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
-                              "nodeops", "backup-restore", "--archive", archive, "--into", into, "--dry-run", "false"],
-                             capture_output=True, text=True,
-                             env=dict(os.environ, PYTHONPATH=LIB, PYTHONDONTWRITEBYTECODE="1"))
+        # The account may not read this checkout or the venv (a clone in a 0700 folder): it runs a
+        # copy of the package, and the restore needs nothing beyond the standard library.
+        lib = os.path.join(top, "lib")
+        shutil.copytree(os.path.join(LIB, "nodeops"), os.path.join(lib, "nodeops"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for d, ds, fs in os.walk(lib):
+            os.chmod(d, 0o755)
+            for n in fs:
+                os.chmod(os.path.join(d, n), 0o644)
+        script = ("import sys; sys.path.insert(0, %r); from nodeops import archives; "
+                  "archives.restore(%r, %r, dry_run=False)" % (lib, archive, into))
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-S",
+                              "-c", script], capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        if "Permission denied" in out.stderr and not os.path.exists(into):
+            pytest.skip("the unprivileged account cannot run this Python: %s" % out.stderr.strip()[-200:])
         assert out.returncode == 0, out.stdout + out.stderr
         config = os.path.join(into, "config")
         assert stat_mode(config) == 0o000 and os.stat(config).st_uid == 65534
