@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from . import safedelete
+from .safefs import open_dir_at, same_file
 from .errors import NodeOpsError
 
 IDENTITY = "node-ops-archive.json"
@@ -57,7 +58,6 @@ CHUNK = 1024 * 1024
 SHOWN = 500
 #: Mode bits a restore never keeps: setuid, setgid, sticky, world-writable.
 DROPPED_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _GZIP_MAGIC, _ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _READ_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, ValueError)
 #: Bounds a restore checks before writing anything: a name component (bytes), a symbolic link
@@ -98,14 +98,6 @@ class _Capped:
         return " (and %d more)" % (self.count - len(self.items)) if self.count > len(self.items) else ""
 
 
-def same_file(a, b):
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
-def fs_full(e):
-    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
 # ---- private folders ---------------------------------------------------------------------------
 def make_private_dirs(path):
     """Create ``path`` and its missing parents with mode 0700 (whatever the umask); True if created."""
@@ -120,7 +112,7 @@ def make_private_dirs(path):
             os.mkdir(p, 0o700)
         except FileExistsError:
             continue
-        fd = os.open(p, _DIR_FLAGS)
+        fd = open_dir_at(None, p)
         try:
             os.fchmod(fd, 0o700)  # a umask such as 0777 removes bits mkdir asked for
         finally:
@@ -159,7 +151,7 @@ def _walk(root_fd, excluded, skipped):
             if not stat.S_ISDIR(st.st_mode):
                 continue
             try:
-                sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                sub = open_dir_at(fd, name)
             except OSError as e:
                 skipped.add((child + "/", "folder vanished or replaced while read (%s)" % (e.strerror or e)))
                 continue
@@ -845,7 +837,7 @@ class _Dirs:
                 os.mkdir(part, 0o700, dir_fd=fd)
             except FileExistsError:
                 pass
-            self.chain.append((part, os.open(part, _DIR_FLAGS, dir_fd=fd)))
+            self.chain.append((part, open_dir_at(fd, part)))
         return self.chain[-1][1] if self.chain else self.root_fd
 
     def close(self):
@@ -957,7 +949,7 @@ def _extract(reader, root_fd, checked, tops):
         for key, mode, mtime, uid, gid in check.db.execute(
                 "SELECT name, mode, mtime, uid, gid FROM p ORDER BY depth DESC, name"):
             parts = key.decode("utf-8", "surrogateescape").split("/")
-            fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=dirs.parent(parts[:-1]))
+            fd = open_dir_at(dirs.parent(parts[:-1]), parts[-1])
             try:
                 if as_root:
                     os.fchown(fd, uid, gid)

@@ -24,7 +24,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from . import archives, datadir, processes
+from . import archives, datadir, processes, safefs
 from .errors import NodeOpsError
 from .params import MAX_COUNT, Param
 from .report import Column, Figure, Report, Table
@@ -126,7 +126,7 @@ def _clean_partials(dir_fd, report):
             except OSError:
                 report.notes.append("left alone: %s is being written by another backup run" % name)
                 continue
-            if archives.same_file(os.fstat(fd), os.stat(name, dir_fd=dir_fd, follow_symlinks=False)):
+            if safefs.same_file(os.fstat(fd), os.stat(name, dir_fd=dir_fd, follow_symlinks=False)):
                 os.unlink(name, dir_fd=dir_fd)
                 report.notes.append("removed %s, left by an interrupted backup run" % name)
         except OSError as e:
@@ -146,12 +146,12 @@ def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now
         return None
     except OSError as e:
         _fail(report, "cannot create %s in %s: %s" % (partial, target, "the target filesystem is full"
-                                                     if archives.fs_full(e) else e.strerror or e))
+                                                     if safefs.is_full(e) else e.strerror or e))
         return None
     done = False
     try:
         fcntl.flock(out_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if not archives.same_file(os.fstat(out_fd), os.stat(partial, dir_fd=dir_fd, follow_symlinks=False)):
+        if not safefs.same_file(os.fstat(out_fd), os.stat(partial, dir_fd=dir_fd, follow_symlinks=False)):
             raise OSError(errno.ESTALE, "%s was removed or replaced by another process" % partial)
         os.fchmod(out_fd, 0o600)
         source_fd = os.open(str(source), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -168,13 +168,13 @@ def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now
         os.fsync(dir_fd)
         return written
     except OSError as e:
-        why = "the target filesystem is full" if archives.fs_full(e) else str(e)
+        why = "the target filesystem is full" if safefs.is_full(e) else str(e)
         _fail(report, "backup failed, nothing was left behind: %s" % why)
         return None
     finally:
         if not done:
             try:
-                if archives.same_file(os.fstat(out_fd), os.stat(partial, dir_fd=dir_fd, follow_symlinks=False)):
+                if safefs.same_file(os.fstat(out_fd), os.stat(partial, dir_fd=dir_fd, follow_symlinks=False)):
                     os.unlink(partial, dir_fd=dir_fd)
             except OSError:
                 pass
@@ -287,7 +287,7 @@ def _retention(report, target, dir_fd, new_name, params):
                 report.notes.append("%s kept, never deleted: %s" % (a.name, why))
                 continue
             try:
-                if not archives.same_file(os.stat(a.name, dir_fd=dir_fd, follow_symlinks=False), a.st):
+                if not safefs.same_file(os.stat(a.name, dir_fd=dir_fd, follow_symlinks=False), a.st):
                     report.notes.append("%s kept: replaced since it was checked" % a.name)
                     continue
                 os.unlink(a.name, dir_fd=dir_fd)

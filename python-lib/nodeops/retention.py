@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from . import dssapi, safedelete
+from . import dssapi, safedelete, safefs
 from .errors import ParameterError, Unavailable
 from .params import MAX_COUNT, MAX_DAYS, Param
 from .report import Column, Figure, Report, Table
@@ -129,7 +129,7 @@ def _subfolders(fd, path, errors):
                 continue
             if not e.is_dir(follow_symlinks=False):
                 continue
-            sub_fd = safedelete.open_dir_at(fd, name)
+            sub_fd = safefs.open_dir_at(fd, name)
         except OSError as ex:
             if ex.errno in (errno.ENOTDIR, errno.ELOOP) and safedelete.is_link_at(fd, name):
                 errors.append("%s: symlink, not followed" % sub)
@@ -449,7 +449,7 @@ class _Purge:
                         pending.append((entry, remover.submit(trash.park(folder_fd, entry.name))))
                         continue
                     except OSError as e:
-                        if e.errno not in safedelete.FULL:  # a full trash folder: remove in place
+                        if e.errno not in safefs.FULL:  # a full trash folder: remove in place
                             raise
                 done.append((entry, trash.remove_in_place(folder_fd, entry.name)))
             except safedelete.Incomplete as e:

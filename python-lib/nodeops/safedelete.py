@@ -38,6 +38,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .safefs import FULL, open_dir_at
+
 #: Threads removing parked entries at once (I/O bound; 4 was the best of 1, 2, 4
 #: and 8 on the benchmark's tree, see tests/bench/bench_purge.py).
 REMOVAL_THREADS = 4
@@ -47,10 +49,6 @@ TRASH = ".node-ops-trash"
 #: Longest file name, in bytes (Linux filesystems).
 NAME_MAX = 255
 
-#: errno values that mean "the filesystem (or the quota) is full".
-FULL = (errno.ENOSPC, errno.EDQUOT)
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UnsafePath(ValueError):
@@ -75,12 +73,6 @@ def check_name(name, what="name"):
     if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\x00" in name:
         raise UnsafePath("invalid %s %r" % (what, name))
     return name
-
-
-def open_dir_at(parent_fd, name) -> int:
-    """A descriptor of folder ``name`` of the folder open as ``parent_fd``; never
-    follows a symlink (``OSError`` ENOTDIR for a symlink or a file, see :func:`is_link_at`)."""
-    return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
 
 
 def is_link_at(parent_fd, name) -> bool:

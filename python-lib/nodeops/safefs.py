@@ -20,7 +20,9 @@ for a symlink halfway through cannot redirect a write, and:
   ``fsync``-ed: after a crash the target is either the old or the new content.
 
 The API: :func:`open_folder`, :func:`read_file`, :func:`atomic_replace`,
-:func:`create_exclusive`, and the error :class:`UnsafeFile`. Paths may be given
+:func:`create_exclusive`, and the error :class:`UnsafeFile`; the descriptor
+primitives the purges and the archives share: :func:`open_dir_at`,
+:func:`same_file`, :func:`is_full`. Paths may be given
 relative to ``dir_fd`` (a plain file name then) or as ordinary paths.
 """
 
@@ -32,6 +34,11 @@ from contextlib import contextmanager
 
 from .errors import NodeOpsError
 
+#: Opening a folder without ever following a symlink in its place.
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: errno values that mean "the filesystem (or the quota) is full".
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
 #: Part of every temporary file name (``.<name>.node-ops-tmp-<random>``).
 TMP_MARK = ".node-ops-tmp-"
 _TMP_ATTEMPTS = 100
@@ -41,6 +48,22 @@ _NAME_KEEP = 160  # bytes of the target's name kept in a temporary name (NAME_MA
 class UnsafeFile(NodeOpsError, OSError):
     """A file operation was refused: the target is a symlink or not a regular file,
     or its owner could not be kept. Nothing was changed. The message names the path."""
+
+
+def open_dir_at(parent_fd, name) -> int:
+    """A descriptor of folder ``name`` of the folder open as ``parent_fd`` (``None``: ``name``
+    is a path); never follows a symlink in its place (``OSError`` ENOTDIR or ELOOP)."""
+    return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+
+
+def same_file(a, b) -> bool:
+    """Whether two ``stat`` results are of the same file (device and inode)."""
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def is_full(e) -> bool:
+    """Whether ``e`` says the filesystem (or the quota) is full."""
+    return isinstance(e, OSError) and e.errno in FULL
 
 
 def open_folder(path, *names, create=False, mode=0o755, dir_fd=None) -> int:
@@ -61,7 +84,7 @@ def open_folder(path, *names, create=False, mode=0o755, dir_fd=None) -> int:
                 except FileExistsError:
                     pass
             try:
-                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                sub = open_dir_at(fd, name)
             except OSError as e:
                 if e.errno in (errno.ELOOP, errno.ENOTDIR):
                     raise UnsafeFile("%s is not a real folder (a symbolic link or a file): refused" % where) from None
