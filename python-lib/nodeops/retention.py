@@ -177,7 +177,7 @@ def groups(family, root, errors):
     """Yield (project_key, scenario_id or None, folder path, entries newest first) of the
     family folder ``root`` (a path; see :func:`folders`)."""
     try:
-        fd = os.open(str(root), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = safefs.open_dir_at(None, str(root))
     except OSError as e:
         errors.append("%s: cannot read (%s)" % (root, e.strerror or e))
         return
