@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
-from . import dssapi
+from . import adminsetup
 from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, timezone_problem
 from .report import Column, Figure, Report, Table
 
@@ -196,7 +196,7 @@ def run(ctx, params, progress=None) -> Report:
     now_ms = int(ctx.now().timestamp() * 1000)
     report = Report(operation=OPERATION_ID, title="%s: %s" % (TITLE, params.project_key), generated_at_ms=now_ms,
                     dry_run=params.dry_run, params=dict(params))
-    setup = dssapi.AdminSetup(client, params.project_key)
+    setup = adminsetup.AdminSetup(client, params.project_key, STATE_VARIABLE)
     actions = plan(setup, params, ctx.user)
     table = Table("actions", "Would do" if params.dry_run else "Done", [
         Column("target", "Object"), Column("action", "Action"), Column("reason", "Why")])

@@ -277,7 +277,7 @@ def test_gets_are_retried_on_502_503_504_and_writes_never(sim):
         sim.inject(r"/admin/users/$", status=504, method="POST", times=1)
         before = len(sim.hits)
         with pytest.raises(Unavailable, match="504|Injected fault"):
-            dssapi._call("creating a user", client.create_user, "bob", "secret")
+            dssapi.call("creating a user", client.create_user, "bob", "secret")
         assert len(sim.hits) - before == 1  # a write is never sent twice
     finally:
         sim.clear_faults()

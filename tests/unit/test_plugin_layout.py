@@ -136,3 +136,53 @@ def test_code_runs_on_python_39(tmp_path):
     newer = tmp_path / "newer.py"
     newer.write_text("import itertools\nprint(list(itertools.pairwise([1, 2, 3])))\n")  # 3.10+
     assert _vermin(newer).returncode != 0
+
+
+def _nodeops_imports():
+    """{module: {modules it imports}} inside nodeops, function-level imports included."""
+    base = ROOT / "python-lib"
+    graph = {}
+    for path in (base / "nodeops").rglob("*.py"):
+        parts = list(path.relative_to(base).with_suffix("").parts)
+        package = parts if parts[-1] == "__init__" else parts[:-1]
+        if parts[-1] == "__init__":
+            parts, package = parts[:-1], parts[:-1]
+        name = ".".join(parts)
+        found = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = package[:len(package) - node.level + 1]
+                mod = ".".join(target + (node.module.split(".") if node.module else []))
+                names = [mod] if node.module else ["%s.%s" % (mod, a.name) for a in node.names]
+                found.update(names)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("nodeops"))
+    modules = set(graph)
+    return {m: {t if t in modules else t.rsplit(".", 1)[0] for t in targets} & modules - {m}
+            for m, targets in graph.items()}
+
+
+def test_no_import_cycles_in_nodeops():
+    graph = _nodeops_imports()
+    state, cycles = {}, []
+
+    def visit(m, stack):
+        state[m] = "open"
+        for t in sorted(graph[m]):
+            if state.get(t) == "open":
+                cycles.append(" -> ".join(stack[stack.index(t):] + [t]))
+            elif t not in state:
+                visit(t, stack + [t])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert cycles == []
+
+
+def test_the_api_layer_imports_nothing_above_it():
+    allowed = {"nodeops.errors", "nodeops.params", "nodeops.dssapi"}
+    for m, targets in _nodeops_imports().items():
+        if m.startswith("nodeops.dssapi"):
+            assert {t for t in targets if not t.startswith("nodeops.dssapi.")} <= allowed, m
