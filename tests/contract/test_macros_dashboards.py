@@ -99,8 +99,13 @@ def test_create_list_and_save_a_dashboard(admin_client, sim, connect):
     assert settings.id == dashboard.dashboard_id and settings.name == "Ops board"
     raw = settings.get_raw()
     assert raw["pages"] == []
+    insight = project.create_insight({"type": "static_file", "name": "capacity", "params": {}})
+    # A tile as DSS's dashboard editor creates it (KIT dashboards/edit.js newInsightTile).
     page = {"id": "p1", "title": "Capacity", "grid": {"tiles": [
-        {"tileType": "INSIGHT", "insightType": "static_file", "insightId": "abc", "box": {"left": 0, "top": 0}}]}}
+        {"tileType": "INSIGHT", "insightType": "static_file", "insightId": insight.insight_id,
+         "box": {"left": 0, "top": 0, "width": 15, "height": 9}, "displayMode": "INSIGHT",
+         "tileParams": {"numDisplayedComments": 5}, "autoLoad": True, "clickAction": "DO_NOTHING",
+         "showTitle": "YES", "resizeImageMode": "FIT_SIZE"}]}}
     raw["pages"].append(page)
     settings.save()  # PUT /projects/{key}/dashboards/{id}/
 

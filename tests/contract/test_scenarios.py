@@ -56,20 +56,24 @@ def test_get_settings_shape(admin_client, shape):
 
 
 def test_settings_round_trip_persists_steps_and_triggers(admin_client, sim, connect):
+    """What was saved comes back, with what DSS adds (normalisation: tests/contract/test_normalisation.py)."""
     project = admin_client.get_project(KEY)
     scenario = project.create_scenario("Contract round trip", "step_based")
     settings = scenario.get_settings()
     assert settings.raw_steps == [] and settings.raw_triggers == []
-    step = {"id": "build_1", "type": "build_flowitem", "name": "Build", "enabled": True,
+    step = {"id": "build_1", "type": "build_flowitem", "name": "Build",
             "runConditionType": "RUN_IF_STATUS_MATCH", "runConditionStatuses": ["SUCCESS", "WARNING"],
-            "maxRetriesOnFail": 0, "params": {"builds": [{"type": "DATASET", "itemId": "sales_raw"}]}}
+            "runConditionExpression": "", "resetScenarioStatus": False, "delayBetweenRetries": 10,
+            "maxRetriesOnFail": 0, "params": {"builds": [{"type": "DATASET", "itemId": "sales_raw"}],
+                                              "proceedOnFailure": False}}
     settings.raw_steps.append(step)
     settings.add_periodic_trigger(7)
     settings.save()
 
-    trigger = {"active": True, "type": "temporal", "params": {"frequency": "Minutely", "repeatFrequency": 7}}
     reread = connect(sim).get_project(KEY).get_scenario(scenario.id).get_settings()
-    assert reread.raw_triggers == [trigger]
+    (trigger,) = reread.raw_triggers
+    assert {k: trigger[k] for k in ("active", "type", "params")} == {
+        "active": True, "type": "temporal", "params": {"frequency": "Minutely", "repeatFrequency": 7}}
     assert reread.raw_steps == [step]
     assert reread.get_raw()["versionTag"]["lastModifiedBy"]["login"] == "admin"
     on_disk = json.loads(scenario_file(sim, KEY, scenario.id).read_text())

@@ -99,6 +99,10 @@ Unknown keys (at any level) raise ``ValueError`` naming the key.
 ``exports`` (dict, default none)
     ``{"count": int, "max_age_days": number (default 90)}``: ``exports/<id>/``
     folders, mtimes spread over the age range.
+``messaging_channels`` (list, default ``[]``: an instance without any)
+    ``{"id", "type" (e.g. ``smtp``, ``slack``), "family"? (``mail`` for the channels that send
+    mail), "sender"?}``: the instance's messaging channels (model only: DSS's file for them is
+    not known), listed by ``/messaging-channels/``.
 ``bulk_bytes`` (dict)
     top-level folder (e.g. ``tmp``, ``caches``, ``code-envs``,
     ``managed_datasets``, ``saved_models``...) -> approximate bytes of extra
@@ -136,6 +140,7 @@ folder's mtime is ``end`` (``start`` while running).
 fake pid could name a real process on the test machine).
 ``api_keys``: ``[{"key": 32 hex chars, "user": login}]``, one personal key per
 user, also in ``config/personal-apikeys.json``.
+``messaging_channels``: the spec's channels.
 Extras, beyond the brief, for the simulator and for tests:
 ``projects`` (the ``list_projects`` items), ``users`` (``list_users`` items),
 ``groups``, ``scenarios`` (``{KEY: [scenario settings as written to
@@ -221,7 +226,7 @@ DEFAULT_USERS = [
 
 _TOP_KEYS = ("seed", "now", "dss_version", "node_type", "node_id", "java",
              "general_settings", "dip_properties", "users", "groups", "user_count",
-             "projects", "orphan_projects", "exports", "bulk_bytes")
+             "projects", "orphan_projects", "exports", "bulk_bytes", "messaging_channels")
 _USER_KEYS = ("login", "displayName", "email", "groups", "enabled", "last_activity_minutes_ago")
 _GROUP_KEYS = ("name", "admin", "description")
 _PROJECT_KEYS = ("key", "name", "owner", "jobs", "scenarios", "notebooks", "saved_models",
@@ -232,6 +237,7 @@ _NOTEBOOK_KEYS = ("name", "language", "sessions")
 _SESSION_KEYS = ("owner", "memory_mb", "children_mb", "container", "state", "idle_hours", "age_hours", "connections")
 _ORPHAN_KEYS = ("key", "jobs", "scenario_runs")
 _EXPORT_KEYS = ("count", "max_age_days")
+_CHANNEL_KEYS = ("id", "type", "family", "sender")
 
 _ALNUM = string.ascii_letters + string.digits
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
@@ -318,6 +324,14 @@ def _validate(spec):
             raise ValueError("orphan_projects[%d]: %r is also a real project" % (i, o["key"]))
     if spec.get("exports") is not None:
         _check_keys(spec["exports"], _EXPORT_KEYS, "exports")
+    channel_ids = set()
+    for i, c in enumerate(spec.get("messaging_channels") or []):
+        _check_keys(c, _CHANNEL_KEYS, "messaging_channels[%d]" % i)
+        if not isinstance(c.get("id"), str) or not c["id"] or not isinstance(c.get("type"), str):
+            raise ValueError("messaging_channels[%d]: 'id' and 'type' are mandatory strings" % i)
+        if c["id"] in channel_ids:
+            raise ValueError("messaging_channels[%d]: duplicate id %r" % (i, c["id"]))
+        channel_ids.add(c["id"])
     if spec.get("node_type", "design") not in ("design", "automation"):
         raise ValueError("node_type must be 'design' or 'automation', got %r" % spec.get("node_type"))
     for k in ("java", "general_settings", "dip_properties", "bulk_bytes"):
@@ -825,9 +839,13 @@ class _Builder(object):
                                 "lastModifiedOn": created},
                 "versionTag": {"versionNumber": rng.randrange(5, 400), "lastModifiedBy": {"login": owner},
                                "lastModifiedOn": now - rng.randrange(1, 20 * 24) * _HOUR_MS},
+                # As DSS stores a permission: the group and all 12 flags (a DSS 8 export's params.json).
                 "permissions": [{"group": "data_team", "admin": False, "readProjectContent": True,
-                                 "writeProjectContent": True, "runScenarios": True,
-                                 "readDashboards": True, "writeDashboards": True}],
+                                 "writeProjectContent": True, "exportDatasetsData": True,
+                                 "readDashboards": True, "writeDashboards": True, "moderateDashboards": False,
+                                 "runScenarios": True, "manageDashboardAuthorizations": False,
+                                 "manageExposedElements": False, "manageAdditionalDashboardUsers": False,
+                                 "executeApp": False}],
                 "projectStatus": "In Progress",
             }, now - rng.randrange(1, 30) * _DAY_MS)
             self.j(base + "/tags.json", {"tags": {}}, created)
@@ -1629,6 +1647,7 @@ class _Builder(object):
             "dssStartupTimestamp": self.startup_ms, "installId": self.install_id,
             "dipInstanceId": self.ident(12, _LOWER_ALNUM), "dssVersion": self.version}
         self.model["fixtures"] = self.fixtures
+        self.model["messaging_channels"] = [dict(c) for c in self.spec.get("messaging_channels") or []]
         total_f = sum(v[0] for v in self.stats.values())
         total_b = sum(v[1] for v in self.stats.values())
         # The hard-linked pair was counted once (os.link does not go through self.f).
@@ -1641,7 +1660,7 @@ class _Builder(object):
             t = ms * 1000000
             os.utime(os.path.join(self.root, rel) if rel else self.root, ns=(t, t))
         order = ["now_ms", "instance", "activity", "jobs", "scenario_runs", "notebooks", "api_keys",
-                 "projects", "users", "groups", "scenarios", "saved_models", "fixtures", "disk"]
+                 "messaging_channels", "projects", "users", "groups", "scenarios", "saved_models", "fixtures", "disk"]
         return dict((k, self.model[k]) for k in order)
 
 
@@ -1728,6 +1747,7 @@ def small_spec(seed=1, now=None):
         ],
         "orphan_projects": [{"key": "OLD_POC", "jobs": 25, "scenario_runs": 10}],
         "exports": {"count": 8, "max_age_days": 200},
+        "messaging_channels": [{"id": "mail-smtp", "type": "smtp", "family": "mail", "sender": "dss@example.com"}],
         "bulk_bytes": {"tmp": 3 * _MB, "caches": 3 * _MB, "code-envs": 8 * _MB,
                        "managed_datasets": 5 * _MB},
     }

@@ -64,9 +64,9 @@ def admin_project(sim, key="ADMIN", groups=(), scenarios=(), owner="admin"):
 
     client = DSSClient(sim.url, sim.api_key("admin"))
     project = client.create_project(key, "Administration tasks", owner)
-    settings = project.get_settings()
-    settings.get_raw()["permissions"] = [{"group": g, "admin": False, "readProjectContent": True} for g in groups]
-    settings.save()
+    perms = project.get_permissions()  # the permissions API: project settings do not carry them
+    perms["permissions"] = [{"group": g, "admin": False, "readProjectContent": True} for g in groups]
+    project.set_permissions(perms)
     for sid, steps, active, scheduled in scenarios:
         scenario = project.create_scenario(sid, "step_based")
         s = scenario.get_settings()

@@ -1,9 +1,7 @@
 """Instance administration: users and groups, general settings, licence, sanity check, activity."""
 
-import requests
-
 from ..errors import Unavailable
-from .connection import DataikuException, call, unreachable
+from .connection import call, call_if_offered
 
 
 def enabled_user_count(client):
@@ -48,14 +46,9 @@ def sanity_check(client):
     """DSS's instance sanity check messages as dicts; None when this client or DSS does not offer it."""
     if not hasattr(client, "perform_instance_sanity_check"):
         return None
-    try:
-        result = client.perform_instance_sanity_check()
-    except requests.exceptions.RequestException as e:
-        raise Unavailable(unreachable("instance sanity check", e)) from e
-    except DataikuException as e:
-        if "UnknownObject" in str(e) or "No API endpoint" in str(e):
-            return None
-        raise Unavailable("the DSS API refused the instance sanity check: %s" % e) from e
+    result = call_if_offered("the instance sanity check", client.perform_instance_sanity_check)
+    if result is None:
+        return None
     return [{"severity": m.severity, "code": m.code, "title": m.title, "details": m.details, "message": m.message}
             for m in result.messages]
 

@@ -151,3 +151,16 @@ def call(what, fn, *args, **kwargs):
         raise Unavailable(unreachable(what, e)) from e
     except DataikuException as e:
         raise Unavailable("the DSS API refused %s: %s" % (what, e)) from e
+
+
+def call_if_offered(what, fn, *args, **kwargs):
+    """:func:`call`, but None when this DSS has no such endpoint (an older DSS answers
+    UnknownObject or "No API endpoint")."""
+    try:
+        return fn(*args, **kwargs)
+    except requests.exceptions.RequestException as e:
+        raise Unavailable(unreachable(what, e)) from e
+    except DataikuException as e:
+        if "UnknownObject" in str(e) or "No API endpoint" in str(e):
+            return None
+        raise Unavailable("the DSS API refused %s: %s" % (what, e)) from e

@@ -28,6 +28,7 @@ ENDPOINT_SINCE = {
     "jupyter.new_api": (9, 0),
     "dashboards": (12, 0),
     "sanity_check": (11, 4),
+    "messaging_channels": (12, 0),
 }
 
 #: Order of GET /projects/{key}/jobs/ : newest first (unverified).
@@ -98,3 +99,96 @@ def dss_process_layout(dip_home, install_dir="/opt/dataiku-dss-14.2.1"):
                                                "--notebook-dir=%s/config/ipython_notebooks" % dip_home,
                                                "--ip=127.0.0.1", "--no-browser"]},
     ]
+
+
+# ---- what DSS does to the objects it stores (normalise.py) -----------------------------------
+# Confirmed (../shared/reference/dss-facts-confirmed.md) and so NOT here: the full saved step
+# shape and runConditionExpression / resetScenarioStatus / params.proceedOnFailure defaults (MAL
+# export), the 12 permission flags of a project permission (MAL params.json), reporters gaining an
+# id (PULSE), a top-level messaging.channelId dropped (PULSE), a trigger without delay stored with
+# 0 (KIT scenarios.js: "don't leave empty delays because they'll become 0"), the tile fields and
+# the insight types' tileParams (KIT dashboards/edit.js, insights/*.js; MAL dashboards), the
+# 36-column grid (HEADLESS).
+
+#: Step fields beyond the ten of a DSS 8 export: ``enabled`` (the facts list it; DSS 8/9 steps
+#: have none, a step is disabled with runConditionType DISABLED).
+STEP_EXTRA_FIELDS = ("enabled",)
+
+#: What a step saved without these fields gets: the values the DSS 9 UI gives a new step
+#: (KIT ``setDefaultRunConditions``); what the backend does with a missing one is unverified.
+STEP_UI_DEFAULTS = {"runConditionType": "RUN_IF_STATUS_MATCH", "runConditionStatuses": ["SUCCESS", "WARNING"],
+                    "maxRetriesOnFail": 0, "delayBetweenRetries": 10}
+
+#: Top-level fields of saved scenarios beyond the DSS 8 export's (dataikuapi reads runAsUser,
+#: creationTag; dataiku-headless edits description and shortDesc).
+SCENARIO_EXTRA_FIELDS = ("runAsUser", "creationTag", "description", "shortDesc")
+
+#: A trigger saved without ``active`` is inactive (a Java boolean's default).
+TRIGGER_ACTIVE_DEFAULT = False
+
+#: The ids DSS gives steps, triggers and reporters saved without one (DSS gives them ids: the
+#: UI creates them without and then reads ``trigger.id``, ``step.id``; the formats are guessed from
+#: the MAL export, e.g. ``custom_python_vE/oRWWO26b7NVtfbyM2Xg``). A given id is kept (unverified).
+GENERATED_ID_LENGTH = {"step": 22, "trigger": 8, "reporter": 8, "page": 7}
+
+#: A mail reporter whose channelId is not a mail channel of the instance, or whose subject or
+#: message uses a variable DSS does not provide, is refused when the scenario is saved (400).
+#: DSS itself may accept the save and fail when it sends (PULSE: "${scenarioRunURL} ... makes the
+#: whole email fail with an InvalidReferenceException"); the bench fails earlier, with the same cause.
+REFUSE_BAD_REPORTER_ON_SAVE = True
+
+#: The variables a FREEMARKER mail template of an END reporter may use. PULSE confirms these three
+#: work and that ``scenarioRunURL`` does not; DSS 9's UI lists more (triggerName, triggerType,
+#: allEventsSummary, ..., dssURL, scenarioRunURL) for its older template format, unverified under
+#: FREEMARKER, so the bench allows only the confirmed three.
+REPORTER_TEMPLATE_VARIABLES = ("scenarioName", "scenarioProjectKey", "outcome")
+
+#: Mail reporter configuration fields (PULSE's server-normalised capture, and templateName with
+#: messageSource TEMPLATE_FILE in PULSE's older version); others are dropped (unverified).
+MAIL_CONFIGURATION_FIELDS = ("channelId", "recipient", "subject", "message", "sendAsHTML", "attachments",
+                             "messageSource", "templateFormat", "templateName")
+
+#: Values a tile saved without them gets (Java defaults; unverified). Without ``autoLoad`` a
+#: tile does not load (KIT: tiles load when ``tile.autoLoad``).
+TILE_DEFAULTS = {"autoLoad": False, "clickAction": "DO_NOTHING", "resizeImageMode": "FIT_SIZE",
+                 "displayMode": "INSIGHT"}
+
+#: Tile fields beyond those the facts list: ``showTitle`` (DSS 8/9, MAL and KIT) and ``imageId``
+#: (image tiles, KIT). The shape inside ``titleOptions`` (DSS 12+) is unknown and kept as given.
+TILE_EXTRA_FIELDS = ("showTitle", "imageId")
+
+#: A tile whose insight does not exist (yet) is refused: what DSS does with it is not known
+#: (facts, "Still unverified"), so the bench takes the worst case.
+TILE_REQUIRES_EXISTING_INSIGHT = True
+
+#: Dashboard page fields (dataiku-headless's default page, the DSS 8 export's pages).
+PAGE_FIELDS = ("id", "title", "displayedTitle", "show", "showTitle", "titleAlign", "titleFontColor",
+               "titleFontSize", "enableCrossFilters", "backgroundColor", "showFilterPanel", "filtersParams", "grid")
+
+#: Extra top-level fields of dashboards and insights beyond the DSS 8 export's.
+DASHBOARD_EXTRA_FIELDS = ("description", "shortDesc")
+
+#: A PUT of project settings that carries "permissions" leaves the permissions as they are
+#: (dataikuapi 15.2: the settings "do not contain permissions"; DSS may also refuse it).
+SETTINGS_PUT_IGNORES_PERMISSIONS = True
+
+#: Top-level fields of project settings (the DSS 8 export's params.json, and the bench's
+#: projectStatus, description); others are dropped.
+PROJECT_SETTINGS_FIELDS = ("projectKey", "name", "owner", "shortDesc", "description", "tags", "settings",
+                           "dashboardAuthorizations", "exposedObjects", "projectType", "projectAppType",
+                           "bundleContainerSettings", "additionalDashboardUsers", "tutorialProject", "metrics",
+                           "metricsChecks", "versionTag", "creationTag", "customFields", "checklists",
+                           "projectStatus")
+
+#: GET /projects/{key}/permissions answers {"owner", "permissions"} (dataikuapi: "a dict containing
+#: the owner and the permissions"); other fields DSS may add are not known.
+PERMISSIONS_RESPONSE_FIELDS = ("owner", "permissions")
+
+#: Where messaging channels live: the runtime model (``model["messaging_channels"]``), not a file
+#: under config/ (the file DSS keeps them in is not known). The list answers from DSS 12.0.
+MESSAGING_CHANNEL_FIELDS = ("id", "type", "family", "sender", "useCurrentUserAsSender")
+
+#: What ``dataiku.insights.save_data`` creates (insights/save-static-file-insight, KIT): an insight of
+#: type static_file with the given id, named by the label (else the id); its params and where DSS
+#: keeps the payload are not known (the bench keeps it in memory).
+STATIC_INSIGHT_PARAMS = ("contentType",)

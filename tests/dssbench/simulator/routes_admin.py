@@ -1,7 +1,7 @@
 """Instance-level endpoints: general settings, users and groups, activity,
-auth info, instance info, licensing."""
+auth info, instance info, licensing, messaging channels."""
 
-from . import guesses
+from . import guesses, normalise
 from .routing import HTTPError, route
 from .state import NotFound
 
@@ -16,7 +16,7 @@ def save_general_settings(call):
     body = call.json
     if not isinstance(body, dict):
         raise HTTPError(400, "General settings must be a JSON object")
-    call.state.save_general_settings(body)
+    call.state.save_general_settings(normalise.general_settings(body, call.state.general_settings()))
     return {}
 
 
@@ -134,3 +134,26 @@ def sanity_check_run(call):
     return {"hasResult": True, "result": {"messages": messages, "anyMessage": bool(messages),
                                           "warning": worst == "WARNING", "error": worst == "ERROR",
                                           "maxSeverity": worst}}
+
+
+# ---- messaging channels (client 12+: list_messaging_channels, get_messaging_channel) ----------------
+def _channel_item(channel):
+    return {k: channel[k] for k in guesses.MESSAGING_CHANNEL_FIELDS if k in channel}
+
+
+@route("GET", "/messaging-channels/", since="messaging_channels")
+def list_messaging_channels(call):
+    """The channels of the instance (``model["messaging_channels"]``), filtered by the client's
+    ``channelType`` / ``channelFamily`` query arguments."""
+    wanted_type, wanted_family = call.args.get("channelType"), call.args.get("channelFamily")
+    return [_channel_item(c) for c in call.state.model.get("messaging_channels", [])
+            if (wanted_type is None or c.get("type") == wanted_type)
+            and (wanted_family is None or c.get("family") == wanted_family)]
+
+
+@route("GET", "/messaging-channels/<channel_id>", since="messaging_channels")
+def get_messaging_channel(call, channel_id):
+    for c in call.state.model.get("messaging_channels", []):
+        if c["id"] == channel_id:
+            return _channel_item(c)
+    raise NotFound("Messaging channel %s does not exist" % channel_id)

@@ -1,9 +1,11 @@
 """Macros (runnables of installed plugins), dashboards and insights."""
 
+import base64
 import json
 import threading
 from pathlib import Path
 
+from . import normalise
 from .routing import HTTPError, Raw, route
 from .state import NotFound
 
@@ -146,10 +148,8 @@ def create_dashboard(call, key):
     if not body.get("name"):
         raise HTTPError(400, "A dashboard needs a name")
     existing = {d["id"] for d in call.state.list_objects(key, "dashboards")}
-    body = dict(body)
+    body = normalise.dashboard(body, call.state, key)
     body.update({"id": call.state.new_id(existing), "projectKey": key, "owner": call.login})
-    body.setdefault("pages", [])
-    body.setdefault("listed", False)
     call.state.save_object(key, "dashboards", body["id"], body)
     return {"id": body["id"]}
 
@@ -163,9 +163,9 @@ def get_dashboard(call, key, dashboard_id):
 @route("PUT", "/projects/<key>/dashboards/<dashboard_id>/", since="dashboards")
 def save_dashboard(call, key, dashboard_id):
     call.require_project(key)
-    call.state.get_object(key, "dashboards", dashboard_id)
-    body = dict(call.json or {})
-    body.update({"id": dashboard_id, "projectKey": key})
+    old = call.state.get_object(key, "dashboards", dashboard_id)
+    body = normalise.dashboard(call.json or {}, call.state, key)
+    body.update({"id": dashboard_id, "projectKey": key, "owner": body.get("owner", old.get("owner"))})
     call.state.save_object(key, "dashboards", dashboard_id, body)
     return body
 
@@ -193,10 +193,9 @@ def create_insight(call, key):
     if not isinstance(proto, dict) or not proto.get("type"):
         raise HTTPError(400, "insightPrototype with a type is required")
     existing = {i["id"] for i in call.state.list_objects(key, "insights")}
-    insight = dict(proto)
+    insight = normalise.insight(proto)
     insight.update({"id": call.state.new_id(existing), "projectKey": key, "owner": call.login})
     insight.setdefault("name", insight["type"])
-    insight.setdefault("params", {})
     call.state.save_object(key, "insights", insight["id"], insight)
     return {"id": insight["id"]}
 
@@ -210,9 +209,9 @@ def get_insight(call, key, insight_id):
 @route("POST", "/projects/<key>/insights/<insight_id>/", since="dashboards")
 def save_insight(call, key, insight_id):
     call.require_project(key)
-    call.state.get_object(key, "insights", insight_id)
-    insight = dict((call.json or {}).get("insight") or {})
-    insight.update({"id": insight_id, "projectKey": key})
+    old = call.state.get_object(key, "insights", insight_id)
+    insight = normalise.insight((call.json or {}).get("insight") or {})
+    insight.update({"id": insight_id, "projectKey": key, "owner": insight.get("owner", old.get("owner"))})
     call.state.save_object(key, "insights", insight_id, insight)
     return insight
 
@@ -221,4 +220,33 @@ def save_insight(call, key, insight_id):
 def delete_insight(call, key, insight_id):
     call.require_project(key)
     call.state.delete_object(key, "insights", insight_id)
+    return Raw("")
+
+
+# ---- static insights: what dataiku.insights.save_data posts to the backend ------------------------
+@route("POST", "/tintercom/insights/save-static-file-insight")
+def save_static_file_insight(call):
+    """``dataiku.insights.save_data(id, payload, content_type, label, project_key)`` (KIT
+    ``insights/__init__.py``): form fields projectKey, id, payload (base64), contentType, label;
+    replaces an insight with the same id."""
+    form = call.request.form
+    key, insight_id = form.get("projectKey"), form.get("id")
+    call.require_project(key)
+    if not insight_id:
+        raise HTTPError(400, "A static insight needs an id")
+    try:
+        payload = base64.b64decode(form.get("payload") or "", validate=True)
+    except ValueError:
+        raise HTTPError(400, "The payload of a static insight must be base64")
+    try:
+        old = call.state.get_object(key, "insights", insight_id)
+    except NotFound:
+        old = {"owner": call.login}
+    insight = normalise.insight({"type": "static_file", "name": form.get("label") or insight_id,
+                                 "params": {"contentType": form.get("contentType") or ""},
+                                 "owner": old.get("owner"), "listed": old.get("listed", False),
+                                 "tags": old.get("tags", [])})
+    insight.update({"id": insight_id, "projectKey": key})
+    call.state.save_object(key, "insights", insight_id, insight)
+    call.state.insight_data[(key, insight_id)] = payload
     return Raw("")

@@ -4,7 +4,7 @@ import datetime as _dt
 import json
 import re
 
-from . import guesses
+from . import guesses, normalise
 from .routing import HTTPError, Raw, route
 from .state import NotFound
 
@@ -45,7 +45,7 @@ def create_project(call):
     now = call.state.clock()
     params = {"projectKey": key, "name": body.get("name", key), "owner": body.get("owner") or call.login,
               "shortDesc": body.get("description") or "", "tags": body.get("tags") or [],
-              "permissions": body.get("permissions") or [],
+              "permissions": normalise.permissions(body.get("permissions") or []),
               "settings": body.get("settings") or {},
               "creationTag": {"lastModifiedBy": {"login": call.login}, "lastModifiedOn": now}}
     call.state.save_project(key, params)
@@ -61,23 +61,45 @@ def project_summary(call, key):
 @route("GET", "/projects/<key>/settings")
 def project_settings(call, key):
     call.require_project(key)
+    return normalise.project_settings_view(call.state.project(key), key)
+
+
+def _require_project_admin(call, key):
     p = call.state.project(key)
-    return {"owner": p.get("owner"), "permissions": p.get("permissions", []),
-            "settings": p.get("settings", {}), "projectKey": key}
+    if not (call.is_admin or p.get("owner") == call.login):
+        raise HTTPError(403, "You may not administer project %s" % key)
+    return p
 
 
 @route("PUT", "/projects/<key>/settings")
 def save_project_settings(call, key):
     call.require_project(key)
-    p = call.state.project(key)
-    if not (call.is_admin or p.get("owner") == call.login):
-        raise HTTPError(403, "You may not administer project %s" % key)
-    body = call.json or {}
-    for field in ("owner", "permissions", "settings"):
-        if field in body:
-            p[field] = body[field]
-    call.state.save_project(key, p)
+    p = _require_project_admin(call, key)
+    call.state.save_project(key, normalise.project_settings(call.json or {}, p))
     return {}
+
+
+@route("GET", "/projects/<key>/permissions")
+def project_permissions(call, key):
+    call.require_project(key)
+    p = _require_project_admin(call, key)
+    return {"owner": p.get("owner"), "permissions": normalise.permissions(p.get("permissions", []))}
+
+
+@route("PUT", "/projects/<key>/permissions")
+def save_project_permissions(call, key):
+    call.require_project(key)
+    p = _require_project_admin(call, key)
+    body = call.json
+    if not isinstance(body, dict) or not isinstance(body.get("permissions"), list):
+        raise HTTPError(400, "Permissions must be {\"owner\": ..., \"permissions\": [...]}")
+    owner = body.get("owner", p.get("owner"))
+    if owner != p.get("owner") and call.state.user(owner) is None:
+        raise HTTPError(400, "Unknown owner %r" % (owner,))
+    p["owner"] = owner
+    p["permissions"] = normalise.permissions(body["permissions"])
+    call.state.save_project(key, p)
+    return Raw("", "application/json")
 
 
 # ---- scenarios ----------------------------------------------------------
@@ -124,7 +146,7 @@ def create_scenario(call, key):
             "reporters": [], "params": params,
             "versionTag": {"versionNumber": 0, "lastModifiedBy": {"login": call.login},
                            "lastModifiedOn": call.state.clock()}}
-    call.state.save_scenario(key, sid, data)
+    call.state.save_scenario(key, sid, normalise.scenario(data, call.state))
     return {"id": sid, "projectKey": key, "name": name}
 
 
@@ -141,7 +163,7 @@ def save_scenario(call, key, sid):
     body = call.json
     if not isinstance(body, dict):
         raise HTTPError(400, "Scenario settings must be a JSON object")
-    body = dict(body)
+    body = normalise.scenario(body, call.state)
     body["projectKey"], body["id"] = key, sid
     version = (old.get("versionTag") or {}).get("versionNumber", 0) + 1
     body["versionTag"] = {"versionNumber": version, "lastModifiedBy": {"login": call.login},

@@ -30,6 +30,7 @@ from .routing import Call, HTTPError, Raw, router
 from .state import NotFound, State
 
 PREFIX = "/dip/publicapi"
+INTERCOM = "/dip/api/tintercom"  # what the dataiku package of plugin code posts to (routes under /tintercom)
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log on the test output
 
@@ -209,14 +210,18 @@ class DSSSimulator:
                 if fault.status is not None:
                     status = fault.status
                     return self._error(fault.status, "Injected fault")
-            if not path.startswith(PREFIX + "/"):
+            if path.startswith(INTERCOM + "/"):
+                route_path = "/tintercom" + path[len(INTERCOM):]
+            elif path.startswith(PREFIX + "/") and not path.startswith(PREFIX + "/tintercom/"):
+                route_path = path[len(PREFIX):]
+            else:
                 status = 404
                 return self._error(404, "Not found: %s" % path)
             login = self._authenticate(request)
             if login is None:
                 status = 401
                 return self._error(401, "Not authenticated: unknown API key or ticket")
-            adapter = self._map.bind("127.0.0.1", path_info=path[len(PREFIX):])
+            adapter = self._map.bind("127.0.0.1", path_info=route_path)
             try:
                 endpoint, url_args = adapter.match(method=request.method)
             except (RouteNotFound, RequestRedirect):
