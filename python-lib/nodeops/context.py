@@ -35,6 +35,9 @@ class Context:
     #: Why the DSS API could not say who the user is (then ``client`` is None): set only for
     #: operations that report an unreachable API (health-check) instead of refusing to run.
     api_error: Optional[str] = None
+    #: ``dataiku.insights.save_data(id, payload, content_type, label=, project_key=)`` inside DSS: saves
+    #: a static insight; None where there is none (the command line).
+    save_insight: Optional[Callable] = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("nodeops"))
 
     def __post_init__(self):

@@ -30,7 +30,8 @@ def build_context(operation_id, project_key=None, component="macro") -> Context:
     client = dssapi.set_timeout(dataiku.api_client(), dssapi.timeout_seconds(os.environ.get(dssapi.TIMEOUT_ENV)))
     login, is_admin, api_error = runner.identify(operation_id, client)
     return Context(dip_home=os.environ.get("DIP_HOME"), client=None if api_error else client, user=login,
-                   is_admin=is_admin, project_key=project_key, component=component, api_error=api_error)
+                   is_admin=is_admin, project_key=project_key, component=component, api_error=api_error,
+                   save_insight=save_insight)
 
 
 def run_macro(operation_id, project_key, config, plugin_config, progress_callback=None, result="HTML"):

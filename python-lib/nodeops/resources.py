@@ -24,3 +24,21 @@ def resource_dir() -> Path:
 
 def templates_dir() -> Path:
     return resource_dir() / "templates"
+
+
+def plugin_macros():
+    """``[(macro_id, label)]`` of the plugin's macros: the ``python-runnables/<id>/runnable.json``
+    beside this package (the plugin as DSS installs it), sorted by id."""
+    import json
+
+    base = _HERE.parent.parent / "python-runnables"
+    if not base.is_dir():
+        raise FileNotFoundError("node-ops macros (python-runnables/) not found beside %s" % _HERE.parent)
+    out = []
+    for folder in sorted(base.iterdir()):
+        descriptor = folder / "runnable.json"
+        if descriptor.is_file():
+            with open(descriptor, encoding="utf-8") as f:
+                meta = json.load(f).get("meta") or {}
+            out.append((folder.name, meta.get("label") or folder.name))
+    return out

@@ -3,7 +3,8 @@ one module per DSS area.
 
 - :mod:`.connection`: timeouts and retries on every call, who the client acts for,
   :func:`call` (a failure becomes :class:`~nodeops.errors.Unavailable` naming what was asked);
-- :mod:`.projects`: project keys and settings;
+- :mod:`.projects`: project keys, settings, permissions and insights;
+- :mod:`.messaging`: messaging channels (where scenario reporters send);
 - :mod:`.jobs`: running jobs and scenarios, failed scenario runs;
 - :mod:`.notebooks`: Jupyter sessions;
 - :mod:`.folders`: managed folders;
@@ -17,12 +18,13 @@ nothing above this layer.
 
 from .admin import (active_users, admin_groups, admin_logins, enabled_user_count, general_settings,
                     license_expiry_ms, sanity_check, update_general_settings)
-from .connection import (TIMEOUT, TIMEOUT_ENV, DataikuException, TimeoutAdapter, call, connect,
+from .connection import (TIMEOUT, TIMEOUT_ENV, DataikuException, TimeoutAdapter, call, call_if_offered, connect,
                          identify, set_timeout, timeout_of, timeout_seconds, unreachable)
 from .folders import managed_folder, read_folder_file, write_folder_file
 from .jobs import (failed_scenario_runs, running_job_ids, running_jobs, running_jobs_by_project,
                    running_scenario_count, running_scenarios)
 from .notebooks import NEW_NOTEBOOK_API, OLD_NOTEBOOK_API, notebook_sessions, unload_session
-from .projects import project_keys, project_setup
+from .messaging import is_mail_channel, messaging_channels
+from .projects import insight_ids, permissions, project_keys, project_setup, set_permissions
 
-__all__ = ["DataikuException", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "connect", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "license_expiry_ms", "managed_folder", "notebook_sessions", "project_keys", "project_setup", "read_folder_file", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "write_folder_file"]
+__all__ = ["DataikuException", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "call_if_offered", "connect", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "insight_ids", "is_mail_channel", "license_expiry_ms", "managed_folder", "messaging_channels", "notebook_sessions", "permissions", "project_keys", "project_setup", "read_folder_file", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "set_permissions", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "write_folder_file"]
