@@ -15,3 +15,5 @@ def test_demo_runs_every_macro(tmp_path):
     macros = sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file())
     assert sorted(p.stem for p in (tmp_path / "demo").glob("*.html")) == macros
     assert "administration project set up" in out.stdout and "health-check step:" in out.stdout
+    # set up twice in a row against the simulator that normalises what it stores: the second run changes nothing
+    assert "administration project set up again: Nothing to change" in out.stdout
