@@ -499,3 +499,21 @@ class Harness:
         return run_step_process(self.plugin_dir, step_id, project_key, dict(config or {}), self.sim.url,
                                 self.sim.issue_ticket(user), self.sim.state.dip_home, plugin_config, isolation=iso,
                                 account=iso.step_account() if iso else None)
+
+
+def run_scenario_and_wait(scenario, timeout=180):
+    """``scenario.run_and_wait(no_fail=True)`` of dataikuapi, polling every 0.2 s (the 12.6.4 client
+    sleeps 5 s between its polls): the finished ``DSSScenarioRun``."""
+    import time
+
+    fire = scenario.run()
+    deadline = time.time() + timeout
+    run = None
+    while time.time() < deadline:
+        run = run or fire.get_scenario_run()
+        if run is not None:
+            run.refresh()
+            if not run.running:
+                return run
+        time.sleep(0.2)
+    raise AssertionError("scenario %s still running after %d s" % (scenario.id, timeout))

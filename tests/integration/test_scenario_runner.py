@@ -3,10 +3,11 @@ DSS does (plugin steps, "Run a macro" steps, run conditions, retries, outcome, s
 scenario variables given to later steps), and fails what DSS could not run."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+
+from dssbench.harness import run_scenario_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,20 +60,6 @@ def scenario_with(client, key, name, steps, run_as=None):
     return scenario
 
 
-def run_and_wait(scenario, timeout=120):
-    fire = scenario.run()
-    deadline = time.time() + timeout
-    run = None
-    while time.time() < deadline:
-        run = run or fire.get_scenario_run()
-        if run is not None:
-            run.refresh()
-            if not run.running:
-                return run
-        time.sleep(0.2)
-    raise AssertionError("still running")
-
-
 def test_steps_run_in_order_with_their_conditions_and_the_run_records_it(env):
     sim, client = env
     steps = [
@@ -90,7 +77,7 @@ def test_steps_run_in_order_with_their_conditions_and_the_run_records_it(env):
              params={"runnableType": "pyrunnable_node-ops_no-such-macro", "config": {}}),
     ]
     scenario = scenario_with(client, "ADMINPROJECT", "Probe run", steps)
-    run = run_and_wait(scenario)
+    run = run_scenario_and_wait(scenario)
     assert run.outcome == "FAILED"
     details = run.get_details()
     got = [(s["step"]["id"], s["result"]["outcome"]) for s in details.steps]
@@ -124,12 +111,12 @@ def test_reset_scenario_status_and_the_run_as_user(env):
              step("reset", "pystep_probe_echo", condition="RUN_ALWAYS", resetScenarioStatus=True),
              step("admin_macro", "runnable", params={"runnableType": "pyrunnable_node-ops_purge-exports",
                                                       "config": {"dry_run": True}})]
-    run = run_and_wait(scenario_with(client, "ADMINPROJECT", "Reset", steps))
+    run = run_scenario_and_wait(scenario_with(client, "ADMINPROJECT", "Reset", steps))
     assert [s["result"]["outcome"] for s in run.get_details().steps] == ["FAILED", "SUCCESS", "SUCCESS"]
     assert run.outcome == "SUCCESS"
     # run as a non-administrator: DSS refuses the admin-only macro of a "Run a macro" step
     as_alice = scenario_with(client, "SALES_ANALYTICS", "As alice", [steps[2]], run_as="alice")
-    run = run_and_wait(as_alice)
+    run = run_scenario_and_wait(as_alice)
     assert run.outcome == "FAILED"
     assert run.get_info()["runAsUser"]["realUserLogin"] == "alice"
     [failed] = run.get_details().steps
@@ -142,7 +129,7 @@ def test_a_node_without_the_plugin_fails_its_steps(new_instance, start_sim):
     dip_home, model = new_instance()
     sim = start_sim(dip_home, model, start_kernels=False, plugins={})
     client = DSSClient(sim.url, sim.api_key("admin"))
-    run = run_and_wait(scenario_with(client, "ADMINPROJECT", "No plugin",
+    run = run_scenario_and_wait(scenario_with(client, "ADMINPROJECT", "No plugin",
                                      [step("purge", "pystep_node-ops_purge-exports", params={"config": {}})]))
     assert run.outcome == "FAILED"
     assert run.get_details().steps[0]["result"]["thrown"]["message"] == \

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from dssbench import harness
-from dssbench.harness import Harness, UserIsolation
+from dssbench.harness import Harness, UserIsolation, run_scenario_and_wait
 from dssbench.simulator import DSSSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,21 +87,6 @@ def instance(tmp_path, request):
         harness.remove_private_dip_home(d)
 
 
-def run_and_wait(scenario, timeout=180):
-    """scenario.run_and_wait(no_fail=True), polling faster than the 12.6.4 client's 5 s sleeps."""
-    fire = scenario.run()
-    deadline = time.time() + timeout
-    run = None
-    while time.time() < deadline:
-        run = run or fire.get_scenario_run()
-        if run is not None:
-            run.refresh()
-            if not run.running:
-                return run
-        time.sleep(0.2)
-    raise AssertionError("scenario %s still running after %d s" % (scenario.id, timeout))
-
-
 def step_errors(run):
     return [(s["step"]["name"], s["result"]["outcome"], (s["result"].get("thrown") or {}).get("message"))
             for s in run.get_details().steps]
@@ -165,13 +150,16 @@ def folder_files(client, folder_name):
 
 # ---- the mode is real --------------------------------------------------------------------------
 @needs_isolation
-def test_the_mode_is_real_only_the_service_account_reads_dip_home(instance, iso):
-    sim, h, _ = instance(True)
+def test_the_mode_is_real_only_the_service_account_reads_dip_home(instance, iso, client_version):
+    sim, h, client = instance(True)
+    # its processes run the plugin from the runtime, with the client this run tests (12.6.4 in the compat run)
+    version = iso.run_python(iso.user, "from importlib.metadata import version; print(version('dataiku-api-client'))",
+                             env={"PYTHONPATH": iso.runtime.pythonpath(ROOT)})
+    assert version.stdout.strip() == client_version, version.stderr
     dip_home = sim.state.dip_home
     st = dip_home.stat()
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (iso.service.uid, 0o700)
-    code = "import os, sys\ntry:\n    print(len(os.listdir(sys.argv[1])))\nexcept PermissionError:\n    print('denied')\n"
-    code = code.replace("sys.argv[1]", repr(str(dip_home)))
+    code = "import os\ntry:\n    print(len(os.listdir(%r)))\nexcept PermissionError:\n    print('denied')\n" % str(dip_home)
     assert iso.run_python(iso.user, code).stdout.strip() == "denied"
     assert int(iso.run_python(iso.service, code).stdout.strip()) > 5
     # a step runs as the end user, a macro declared impersonate: false as the service account
@@ -180,10 +168,7 @@ def test_the_mode_is_real_only_the_service_account_reads_dip_home(instance, iso)
     assert iso.macro_account(h.runnable_json("cull-kernels")) == iso.user
     assert iso.macro_account(h.runnable_json("setup-admin-project")) == iso.user
     # what the simulated backend writes into DIP_HOME belongs to the service account
-    client = sim.api_key("admin")
-    from dataikuapi import DSSClient
-
-    DSSClient(sim.url, client).get_project("OPS").create_managed_folder("probe")
+    client.get_project("OPS").create_managed_folder("probe")
     config = next((dip_home / "config" / "projects" / "OPS" / "managed_folders").glob("*.json"))
     assert config.stat().st_uid == iso.service.uid
     assert config.parent.stat().st_uid == iso.service.uid
@@ -213,9 +198,7 @@ def test_every_generated_scenario_runs_end_to_end_under_user_isolation(instance,
     runs = {}
     # MONITORING last: its health check counts the failed runs of the others
     for sid in ("NIGHTLY_CLEANUP", "KERNEL_CULLING", "CAPACITY_REPORT", "CONFIG_AUDIT", "BACKUP", "MONITORING"):
-        t0 = time.time()
-        run = runs[sid] = run_and_wait(project.get_scenario(sid))
-        print(sid, round(time.time() - t0, 1))
+        run = runs[sid] = run_scenario_and_wait(project.get_scenario(sid))
         assert run.outcome == "SUCCESS", (sid, step_errors(run))
         assert [o for _, o, _ in step_errors(run)] == ["SUCCESS"] * len(run.get_details().steps)
         assert project.get_scenario(sid).get_last_runs(limit=1)[0].id == run.id
@@ -280,7 +263,7 @@ def _without_delegation(tmp_path):
 def test_without_delegation_the_same_scenario_fails_under_user_isolation(instance, iso, tmp_path):
     sim, h, client = instance(True, plugins={"node-ops": _without_delegation(tmp_path)})
     setup_admin_project(h)
-    run = run_and_wait(client.get_project("ADMIN").get_scenario("CAPACITY_REPORT"))
+    run = run_scenario_and_wait(client.get_project("ADMIN").get_scenario("CAPACITY_REPORT"))
     assert run.outcome == "FAILED"
     [(name, outcome, message)] = step_errors(run)
     assert outcome == "FAILED"
@@ -290,11 +273,6 @@ def test_without_delegation_the_same_scenario_fails_under_user_isolation(instanc
 
 
 # ---- the delegation, with User Isolation on and off ----------------------------------------------
-def _local(tmp_path):
-    """A second simulator view over the same plugin copy that does not delegate (to compare with)."""
-    return _without_delegation(tmp_path)
-
-
 @pytest.mark.parametrize("isolated", MODES)
 def test_delegated_step_keeps_variables_insight_and_log_of_the_local_run(instance, tmp_path, isolated):
     sim, h, _ = instance(isolated)
@@ -305,7 +283,7 @@ def test_delegated_step_keeps_variables_insight_and_log_of_the_local_run(instanc
     assert [i["id"] for i in step.insights] == ["node-ops-config-audit"]
     assert "Configuration audit" in step.stdout and "[PASS]" in step.stdout
     if not isolated:  # the same step run locally, as before: the same variables and findings
-        local = Harness(sim, _local(tmp_path)).run_step("config-audit", {"fail_severity": "FAIL"}, project_key="OPS")
+        local = Harness(sim, _without_delegation(tmp_path)).run_step("config-audit", {"fail_severity": "FAIL"}, project_key="OPS")
         assert local.ok and local.variables == step.variables
         assert findings(local.stdout) == findings(step.stdout)
         assert len(executions(sim, "macro", "config-audit")) == 1
@@ -323,7 +301,7 @@ def test_delegated_step_fails_exactly_when_and_as_the_local_run_does(instance, t
         failed = h.run_step("purge-job-logs", config, project_key="OPS")
         # fail_on_error is the step's own: the macro is not given it, the step applies it
         tolerated = h.run_step("purge-job-logs", dict(config, fail_on_error=False), project_key="OPS")
-        local = Harness(sim, _local(tmp_path)).run_step("purge-job-logs", config, project_key="OPS") \
+        local = Harness(sim, _without_delegation(tmp_path)).run_step("purge-job-logs", config, project_key="OPS") \
             if not isolated else None
     finally:
         subprocess.run(["chattr", "-i", str(stuck)], check=True)
@@ -369,7 +347,7 @@ def test_a_scenario_of_a_non_administrator_is_refused_in_plain_words(instance, i
                                               "runConditionStatuses": ["SUCCESS", "WARNING"],
                                               "params": {"config": {"dry_run": True}}}]
     settings.save()
-    run = run_and_wait(scenario)
+    run = run_scenario_and_wait(scenario)
     assert run.outcome == "FAILED"
     assert step_errors(run) == [("Purge", "FAILED", "permission denied: node-ops macros require a DSS administrator "
                                                     "(user 'alice' is not one)")]
