@@ -1,5 +1,7 @@
-"""Rewrite the "params" of every runnable.json / step.json from the declarations
-in python-lib (nodeops.operations). The test suite fails when they differ."""
+"""Rewrite the "params" of every runnable.json / step.json, and the "impersonate"
+flag of every runnable.json, from the declarations in python-lib
+(nodeops.operations: the parameters, and whether the operation reads DIP_HOME).
+The test suite fails when they differ."""
 
 import json
 import sys
@@ -19,9 +21,11 @@ def main():
             op = operations.get(path.parent.name)
             data = json.loads(path.read_text(encoding="utf-8"))
             params = [to_dss_json(p) for p in op.declared_params(component)]
-            if data.get("params") != params:
-                data["params"] = params
-                path.write_text(json.dumps(data, indent=4) + "\n", encoding="utf-8")
+            wanted = dict(data, params=params)
+            if component == "macro":
+                wanted["impersonate"] = op.impersonate  # False only when it reads DIP_HOME
+            if data != wanted:
+                path.write_text(json.dumps(wanted, indent=4) + "\n", encoding="utf-8")
                 print("updated %s" % path.relative_to(ROOT))
     return 0
 

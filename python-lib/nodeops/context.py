@@ -61,10 +61,14 @@ class Context:
         if self.dip_home is None:
             raise Unavailable("the DSS data directory (DIP_HOME) is not known: run inside DSS or pass --dip-home")
         marker = self.dip_home / "dss-version.json"
-        if not self.dip_home.is_dir():
-            raise Unavailable("DIP_HOME %s is not a readable directory" % self.dip_home)
-        if not marker.is_file():
-            raise Unavailable("%s does not look like a DSS data directory (no dss-version.json)" % self.dip_home)
+        try:
+            if not self.dip_home.is_dir():
+                raise Unavailable("DIP_HOME %s is not a readable directory" % self.dip_home)
+            if not marker.is_file():
+                raise Unavailable("%s does not look like a DSS data directory (no dss-version.json)" % self.dip_home)
+        except PermissionError:
+            raise Unavailable("DIP_HOME %s cannot be read by this process (permission denied): only the DSS service "
+                              "account can read it (User Isolation)" % self.dip_home) from None
         return self.dip_home
 
     def require_client(self):

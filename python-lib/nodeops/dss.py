@@ -12,7 +12,7 @@ from dataiku.insights import save_data as save_insight
 from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
 from dataiku.scenario import Scenario
 
-from . import dssapi, operations, render, runner
+from . import delegation, dssapi, operations, render, runner
 from .context import Context
 from .errors import NodeOpsError
 
@@ -47,11 +47,19 @@ class StepFailed(NodeOpsError):
     """Raised by a step to fail its scenario (DSS shows this message)."""
 
 
-def run_step(operation_id):
-    """Body of ``step.py``: run, log the report, set scenario variables, fail if asked."""
+def run_step(operation_id, delegate=None):
+    """Body of ``step.py``: run, log the report, set scenario variables, fail if asked.
+
+    An operation that reads DIP_HOME is run by its macro (``impersonate: false``: the DSS
+    service account) through the API, whatever the node's isolation (:mod:`nodeops.delegation`);
+    the rest runs here. ``delegate`` False runs everything in this process, as node-ops did
+    before (which fails under User Isolation when the step runs as the scenario's user)."""
     config = get_step_config()
     ctx = build_context(operation_id, dataiku.default_project_key(), component="step")
-    report = runner.run_operation(operation_id, ctx, config)
+    if operations.get(operation_id).reads_dip_home if delegate is None else delegate:
+        report = delegation.run_operation(operation_id, ctx, config)
+    else:
+        report = runner.run_operation(operation_id, ctx, config)
     print(render.to_text(report))
     if ctx.api_error is None:  # else the backend does not answer: the failure below says so, without waiting on it
         insight = operations.get(operation_id).insight_id

@@ -2,13 +2,23 @@
 
 An operation is its id (the folder name under python-runnables/ and
 python-steps/, and the command-line sub-command), its parameters, the checks
-across its parameters, and one function ``run(ctx, params, progress) -> Report``.
+across its parameters, one function ``run(ctx, params, progress) -> Report``,
+and whether it reads the data directory (``reads_dip_home``).
+
+``reads_dip_home`` is the one place that decides who runs what under User
+Isolation: a macro that reads DIP_HOME declares ``"impersonate": false`` in
+runnable.json (tools/sync_params.py writes it from here; a test checks it), so
+DSS runs it as the service account; every other macro runs impersonated. A
+step has no such flag and may run as the scenario's user, who cannot read
+DIP_HOME: the step of an operation that reads DIP_HOME hands that work to the
+macro of the same id through the API (:mod:`nodeops.delegation`).
 """
 
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-from . import adminproject, audit, backup, capacity, culling, monitoring, retention
+from . import adminproject, audit, backup, capacity, culling, dssapi, history, monitoring, retention
+from .errors import Unavailable
 from .params import Param, parse_params
 
 
@@ -27,6 +37,17 @@ class Operation:
     insight_id: str = ""
     #: The operation runs (and reports it) when the DSS API cannot even say who the user is.
     reports_unreachable_api: bool = False
+    #: It reads files of the data directory (a walk, config files, logs), which under User
+    #: Isolation only the DSS service account may do. Looking at the filesystem's size
+    #: (statvfs) or at processes (/proc) is not reading DIP_HOME. Set for every operation.
+    reads_dip_home: Optional[bool] = None
+    #: ``prepare(ctx, params)``: what the step does itself, with its own rights, before it hands
+    #: the DIP_HOME work to the macro (e.g. create the managed folder only the step creates).
+    step_prepare: Optional[Callable] = None
+
+    def __post_init__(self):
+        if self.reads_dip_home is None:
+            raise ValueError("operation %s: say whether it reads DIP_HOME (reads_dip_home)" % self.id)
 
     def parse(self, config, ctx=None):
         """The typed, checked parameters; one ParameterError naming every bad one.
@@ -40,32 +61,71 @@ class Operation:
         """The parameters declared in runnable.json ("macro") or step.json ("step")."""
         return tuple(p for p in self.params if component == "step" or not p.step_only)
 
+    @property
+    def impersonate(self):
+        """runnable.json's ``impersonate``: False (the DSS service account) only for a macro that
+        reads DIP_HOME."""
+        return not self.reads_dip_home
+
+    def apply_step_params(self, report, params):
+        """Apply, on a report the macro made, what only the step's parameters decide: with
+        ``fail_on_error`` false, errors do not fail the step (the macro ran with its default)."""
+        if "fail_on_error" in params and not params["fail_on_error"] and report.failure_from_errors:
+            report.failure = None
+            report.failure_from_errors = False
+        return report
+
 
 def _scope_check(family):
     return lambda params, ctx: retention.scope_problems(family, params, ctx)
 
 
+def _history_folder(folder_name):
+    """The step creates its history folder (the macro only adds to an existing one)."""
+
+    def prepare(ctx, params):
+        if params.get("history") and ctx.client is not None and ctx.project_key:
+            try:
+                dssapi.managed_folder(ctx.client, ctx.project_key, folder_name, create=True)
+            except Unavailable:
+                pass  # the macro's own attempt reports it, as the local run would
+    return prepare
+
+
 OPERATIONS = {
     op.id: op
     for op in (
+        # a walk of DIP_HOME, install.ini, config/
         Operation(capacity.OPERATION_ID, capacity.TITLE, capacity.PARAMS, capacity.run,
-                  insight_id=capacity.INSIGHT_ID),
+                  insight_id=capacity.INSIGHT_ID, reads_dip_home=True,
+                  step_prepare=_history_folder(history.FOLDER_NAME)),
+        # jobs/, scenarios/, exports/: listed, measured, deleted
         Operation(retention.JOBS.id, retention.JOBS.title, retention.LOG_PARAMS, retention.run_jobs,
-                  _scope_check(retention.JOBS)),
+                  _scope_check(retention.JOBS), reads_dip_home=True),
         Operation(retention.SCENARIOS.id, retention.SCENARIOS.title, retention.LOG_PARAMS, retention.run_scenarios,
-                  _scope_check(retention.SCENARIOS)),
-        Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports),
-        Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run),
-        Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, audit.check, insight_id=audit.INSIGHT_ID),
+                  _scope_check(retention.SCENARIOS), reads_dip_home=True),
+        Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports,
+                  reads_dip_home=True),
+        # the DSS API, and /proc for the memory of local kernels (readable for other users' processes)
+        Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run, reads_dip_home=False),
+        # install.ini, config/dip.properties, config/general-settings.json, the log folders
+        Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, audit.check, insight_id=audit.INSIGHT_ID,
+                  reads_dip_home=True),
+        # the DSS API only
         Operation(adminproject.OPERATION_ID, adminproject.TITLE, adminproject.PARAMS, adminproject.run,
-                  adminproject.check),
+                  adminproject.check, reads_dip_home=False),
+        # statvfs of DIP_HOME's filesystem, /proc, psutil, the DSS API; the history through the API
         Operation(monitoring.COLLECT_ID, "Collect metrics", monitoring.COLLECT_PARAMS, monitoring.collect,
-                  monitoring.check_collect),
+                  monitoring.check_collect, reads_dip_home=False),
         Operation(monitoring.HEALTH_ID, "Health check", monitoring.HEALTH_PARAMS, monitoring.health,
-                  reports_unreachable_api=True),
-        Operation(backup.OPERATION_ID, "Backup", backup.PARAMS, backup.run, backup.check),
-        Operation(backup.VERIFY_ID, "Verify a backup", backup.VERIFY_PARAMS, backup.run_verify),
-        Operation(backup.RESTORE_ID, "Restore a backup", backup.RESTORE_PARAMS, backup.run_restore),
+                  reports_unreachable_api=True, reads_dip_home=False),
+        # config/ (or all of DIP_HOME) archived
+        Operation(backup.OPERATION_ID, "Backup", backup.PARAMS, backup.run, backup.check, reads_dip_home=True),
+        # command line only: an archive outside DIP_HOME, a restore into a new folder
+        Operation(backup.VERIFY_ID, "Verify a backup", backup.VERIFY_PARAMS, backup.run_verify,
+                  reads_dip_home=False),
+        Operation(backup.RESTORE_ID, "Restore a backup", backup.RESTORE_PARAMS, backup.run_restore,
+                  reads_dip_home=False),
     )
 }
 

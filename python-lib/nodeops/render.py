@@ -1,7 +1,10 @@
 """Renderers: one report model, many faces.
 
 - :func:`to_html`: self-contained HTML (inline, scoped CSS) for a macro result
-  or a dashboard tile, from the Jinja2 template in ``resource/templates``.
+  or a dashboard tile, from the Jinja2 template in ``resource/templates``. It
+  carries the report itself as JSON in a ``<script type="application/json">``
+  block (never executed, invisible), which :func:`report_from_html` reads back:
+  how a step gets the report of the macro it handed its DIP_HOME work to.
 - :func:`to_result_table`: a DSS ``ResultTable`` (the class is passed in, so this
   module does not import ``dataiku``).
 - :func:`to_dataframe`: a pandas DataFrame of one table, exact values.
@@ -14,6 +17,7 @@ shown escaped (``\\xe9``) and never makes an output fail to encode.
 
 import datetime as _dt
 import json
+import re
 from pathlib import Path
 
 from . import resources
@@ -76,6 +80,19 @@ def _environment():
     return env
 
 
+#: The id of the block of :func:`to_html` that carries the report as JSON.
+REPORT_JSON_ID = "node-ops-report"
+_REPORT_JSON_RE = re.compile(r'<script type="application/json" id="%s">(.*?)</script>' % REPORT_JSON_ID, re.S)
+
+
+def _json_block(report: Report) -> str:
+    """The report as JSON inside a script element that browsers never execute; ``<``, ``>`` and
+    ``&`` are escaped (``\u003c``...) so no text of the report can close the element."""
+    text = json.dumps(report.to_dict(), separators=(",", ":"), default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return '<script type="application/json" id="%s">%s</script>' % (REPORT_JSON_ID, text)
+
+
 def to_html(report: Report) -> str:
     report = printable(report)
     env = _environment()
@@ -86,7 +103,18 @@ def to_html(report: Report) -> str:
         from . import charts
 
         drawn = [{"key": c.key, "svg": charts.to_svg(c)} for c in report.charts]
-    return env.get_template("report.html").render(report=report, css=css, generated=generated, charts=drawn)
+    page = env.get_template("report.html").render(report=report, css=css, generated=generated, charts=drawn)
+    return page + _json_block(report)
+
+
+def report_from_html(html: str) -> Report:
+    """The report :func:`to_html` rendered, read back from its JSON block; ValueError when the
+    HTML carries none (it was not made by this version of node-ops)."""
+    found = _REPORT_JSON_RE.findall(html)
+    if len(found) != 1:
+        raise ValueError("the HTML carries %s node-ops report block(s) (id %s), not one" % (len(found) or "no",
+                                                                                          REPORT_JSON_ID))
+    return Report.from_dict(json.loads(found[0]))
 
 
 def to_result_table(report: Report, result_table_cls, table_key=None):

@@ -143,11 +143,14 @@ class Report:
     params: Dict[str, Any] = field(default_factory=dict)
     #: When set, a scenario step running this operation fails with this message.
     failure: Optional[str] = None
+    #: The failure is the one :meth:`fail_on_errors` set (a step's ``fail_on_error`` decides it).
+    failure_from_errors: bool = False
 
     def fail_on_errors(self, what, enabled=True):
         """When ``enabled`` and there are errors, make the step fail, naming the first one."""
         if self.errors and enabled:
             self.failure = "%s: %d error(s); first: %s" % (what, len(self.errors), self.errors[0])
+            self.failure_from_errors = True
 
     def table(self, key):
         for t in self.tables:
@@ -159,3 +162,18 @@ class Report:
         d = asdict(self)
         d["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()}
         return d
+
+    @classmethod
+    def from_dict(cls, d) -> "Report":
+        """The report :meth:`to_dict` gave (after a JSON round trip: tuples come back as lists)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError("not a node-ops report: unknown field(s) %s" % ", ".join(sorted(unknown)))
+        d = dict(d)
+        d["summary"] = [Figure(**f) for f in d.get("summary", [])]
+        d["findings"] = [Finding(**f) for f in d.get("findings", [])]
+        d["tables"] = [Table(t["key"], t["title"], [Column(**c) for c in t["columns"]], list(t["rows"]))
+                       for t in d.get("tables", [])]
+        d["charts"] = [Chart(**c) for c in d.get("charts", [])]
+        return cls(**d)

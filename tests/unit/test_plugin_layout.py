@@ -81,7 +81,31 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
             if kind == "python-runnables":
                 assert data["resultType"] in RESULT_TYPES
                 assert data["resultType"] == op.result_type
-                assert data["requiresGlobalAdmin"] is True and data["impersonate"] is False
+                assert data["requiresGlobalAdmin"] is True
+
+
+def test_impersonate_follows_the_registry(plugin_zip):
+    """runnable.json "impersonate": false (the DSS service account) exactly for the macros whose operation
+    reads DIP_HOME (the registry says so, in one place); the others run impersonated, said explicitly
+    (DSS documents no default). Every step that reads DIP_HOME has that macro to hand its work to."""
+    macros = components(plugin_zip, "python-runnables", "runnable.json", "runnable.py")
+    flags = {m: json.loads(plugin_zip["python-runnables/%s/runnable.json" % m])["impersonate"] for m in macros}
+    assert flags == {m: not operations.get(m).reads_dip_home for m in macros}, \
+        "runnable.json impersonate differs from nodeops.operations reads_dip_home; run tools/sync_params.py"
+    assert {m for m, f in flags.items() if f is False} == {
+        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs"}
+    assert {m for m, f in flags.items() if f is True} == {"collect-metrics", "cull-kernels", "setup-admin-project"}
+    for step in components(plugin_zip, "python-steps", "step.json", "step.py"):
+        if operations.get(step).reads_dip_home:
+            assert flags.get(step) is False, "step %s reads DIP_HOME but has no impersonate:false macro" % step
+
+
+def test_every_operation_says_whether_it_reads_dip_home():
+    from nodeops.operations import Operation
+
+    assert all(isinstance(op.reads_dip_home, bool) for op in operations.OPERATIONS.values())
+    with pytest.raises(ValueError, match="reads_dip_home"):
+        Operation("new-op", "New", (), lambda ctx, params, progress=None: None)
 
 
 def test_runnable_defines_myrunnable(plugin_zip):

@@ -1,6 +1,8 @@
 import json
 import re
 
+import pytest
+
 from nodeops import render
 from nodeops.report import Column, Figure, Finding, Report, Table
 from dssbench.dataiku_stub.dataiku.runnables import ResultTable
@@ -49,3 +51,22 @@ def test_dataframe_and_json_keep_exact_values():
     d = json.loads(render.to_json(sample()))
     assert d["tables"][0]["rows"][0] == {"folder": "jobs", "disk_bytes": 1536}
     assert d["summary"][0]["value"] == 3 * 1024 ** 3 and d["dry_run"] is True
+
+
+def test_html_carries_the_report_for_the_step_that_handed_over_its_work():
+    """The macro's HTML result carries the report (JSON, never executed): the step reads it back whole."""
+    from nodeops.report import Chart
+
+    r = sample()
+    r.title = "Capacity </script><script>alert(1)</script> & co"
+    r.charts.append(Chart("fs", "Filesystem", "timeline", series={"used": [(1, 2.0), (3, 4.0)]}, forecast=[(5, 6.0)]))
+    r.fail_on_errors("Capacity report")
+    html = render.to_html(r)
+    assert html.count("</script>") == 1 and "alert(1)</script>" not in html  # the title cannot close the block
+    back = render.report_from_html(html)
+    assert back == r.__class__.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back.failure == r.failure and back.failure_from_errors is True
+    assert render.to_text(back) == render.to_text(r)
+    assert back.tables[0].rows == [{"folder": "jobs", "disk_bytes": 1536}, {"folder": "<script>", "disk_bytes": 5}]
+    with pytest.raises(ValueError, match="no node-ops report block"):
+        render.report_from_html("<div>an older report</div>")

@@ -192,3 +192,43 @@ MESSAGING_CHANNEL_FIELDS = ("id", "type", "family", "sender", "useCurrentUserAsS
 #: type static_file with the given id, named by the label (else the id); its params and where DSS
 #: keeps the payload are not known (the bench keeps it in memory).
 STATIC_INSIGHT_PARAMS = ("contentType",)
+# ---- User Isolation and the scenario runner ---------------------------------------------------
+#: A macro whose runnable.json has no "impersonate" runs impersonated (as the user who runs it).
+#: DSS's plugin reference recommends ``"impersonate": true`` and says ``false`` gives the
+#: filesystem; it states no default. node-ops always writes the flag.
+MACRO_IMPERSONATES_BY_DEFAULT = True
+
+#: What GET .../runnables/{type}/state/{runId} carries when the macro raised: the error the
+#: Python side of a macro sends DSS (KIT runnables/server.py, get_json_friendly_error:
+#: errorType "<class 'module.Name'>", message = the exception's first argument), under
+#: "exception". That DSS relays it there as is is a guess.
+MACRO_STATE_EXCEPTION = ("errorType", "message")
+
+#: Who a scenario run runs as: the scenario's "runAsUser" when set, else the user who
+#: triggered it (DSS may use the last author instead).
+SCENARIO_RUN_AS = ("runAsUser", "caller")
+
+#: The message of a step whose type no installed component provides.
+UNKNOWN_STEP_TYPE = "Unknown step type: %s"
+
+#: DSS's own step types the simulator does not execute (it has no flow, SQL or Hive engine):
+#: a step of one of these types stays running until the scenario run is aborted, as a long
+#: build would. From the KIT's dataiku/scenario/scenario.py (the step helpers) and
+#: dataiku-headless's step list.
+BUILTIN_STEP_TYPES_NOT_SIMULATED = frozenset((
+    "build_flowitem", "invalidate_cache", "clear_items", "check_dataset", "compute_metrics", "sync_hive",
+    "update_from_hive", "exec_sql", "set_project_vars", "set_global_vars", "custom_python", "run_scenario",
+    "create_dashboard_export", "prepare_lambda_package", "propagate_schema", "send_report", "kill_scenario"))
+
+#: A step run's error, as dataikuapi's DSSStepRunDetails.first_error_details documents it
+#: (``result.thrown``: clazz, title, message, ...); which fields DSS fills for a Python step
+#: is a guess.
+STEP_THROWN_FIELDS = ("clazz", "title", "message")
+
+#: A "runnable" (run a macro) step fails when the macro raises, and succeeds otherwise,
+#: whatever the macro returns; its result is not kept.
+RUNNABLE_STEP_FAILS_ON = "exception"
+
+#: Steps with ``enabled: false`` do not run (the UI disables with runConditionType DISABLED;
+#: what DSS does with enabled false is not known).
+ENABLED_FALSE_SKIPS = True

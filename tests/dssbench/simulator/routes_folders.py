@@ -74,11 +74,8 @@ def create_managed_folder(call, key):
     config = {"id": folder_id, "projectKey": key, "name": body["name"],
               "type": body.get("type") or guesses.MANAGED_FOLDER_DEFAULT_TYPE,
               "params": body.get("params") or {"connection": "filesystem_folders", "path": "${projectKey}/${odbId}"}}
-    d = _configs_dir(call, key)
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / ("%s.json" % folder_id), "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2)
-    _root(call, key, folder_id).mkdir(parents=True, exist_ok=True)
+    call.state.write_json(_configs_dir(call, key) / ("%s.json" % folder_id), config)
+    call.state.makedirs(_root(call, key, folder_id))
     return {"id": folder_id, "projectKey": key, "name": body["name"]}
 
 
@@ -110,10 +107,7 @@ def put_file(call, key, folder_id, path):
     if upload is None:
         raise HTTPError(400, "No file in the upload (multipart field 'file')")
     f = _file(call, key, folder_id, path)
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_name(f.name + ".uploading")
-    upload.save(str(tmp))
-    tmp.replace(f)
+    call.state.write_bytes(f, upload.read())
     return _item(_root(call, key, folder_id), f)
 
 

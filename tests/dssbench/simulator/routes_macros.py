@@ -2,7 +2,9 @@
 
 import base64
 import json
+import os
 import threading
+import time
 from pathlib import Path
 
 from . import normalise
@@ -57,11 +59,24 @@ def macro_definition(call, key, runnable_type):
     return d
 
 
-def _execute(sim, run, plugin_dir, runnable_id, key, config):
+def execute_macro(sim, plugin_dir, runnable_id, definition, key, config, login):
+    """Run a macro's process as DSS does: under User Isolation as the uid its ``impersonate`` gives."""
     from dssbench import harness
 
-    outcome = harness.run_macro_process(plugin_dir, runnable_id, key, config, {}, sim.url,
-                                        sim.issue_ticket(run["login"]), sim.state.dip_home)
+    iso = sim.user_isolation
+    account = iso.macro_account(definition) if iso else None
+    started = time.time()
+    outcome = harness.run_macro_process(plugin_dir, runnable_id, key, config, {}, sim.url, sim.issue_ticket(login),
+                                        sim.state.dip_home, isolation=iso, account=account)
+    with sim.state.lock:
+        sim.executions.append({"kind": "macro", "id": runnable_id, "login": login, "config": dict(config),
+                               "uid": account.uid if account else os.geteuid(), "outcome": outcome,
+                               "seconds": time.time() - started})
+    return outcome
+
+
+def _execute(sim, run, plugin_dir, runnable_id, key, config, definition):
+    outcome = execute_macro(sim, plugin_dir, runnable_id, definition, key, config, run["login"])
     with sim.state.lock:
         run["running"] = False
         run["outcome"] = outcome
@@ -84,9 +99,9 @@ def run_macro(call, key, runnable_type):
         call.state.macro_runs[run_id] = run
     plugin_dir = folder.parent.parent
     if call.arg_bool("wait"):
-        _execute(call.sim, run, plugin_dir, runnable_id, key, config)
+        _execute(call.sim, run, plugin_dir, runnable_id, key, config, d)
     else:
-        threading.Thread(target=_execute, args=(call.sim, run, plugin_dir, runnable_id, key, config),
+        threading.Thread(target=_execute, args=(call.sim, run, plugin_dir, runnable_id, key, config, d),
                          daemon=True).start()
     return {"runId": run_id}
 
@@ -103,7 +118,9 @@ def macro_state(call, key, runnable_type, run_id):
     run = _macro_run(call, run_id)
     state = {"runId": run_id, "running": run["running"], "hasResult": not run["running"]}
     if not run["running"] and run["outcome"].error:
-        state["exception"] = {"message": run["outcome"].error}
+        # guesses.MACRO_STATE_EXCEPTION: what the macro's Python side sends DSS
+        state["exception"] = {"errorType": "<class '%s'>" % run["outcome"].error_class,
+                              "message": run["outcome"].error}
     return state
 
 

@@ -4,7 +4,7 @@ import datetime as _dt
 import json
 import re
 
-from . import guesses, normalise
+from . import guesses, normalise, scenario_runner
 from .routing import HTTPError, Raw, route
 from .state import NotFound
 
@@ -192,7 +192,8 @@ def save_scenario_payload(call, key, sid):
     call.require_project(key)
     call.state.scenario(key, sid)
     body = call.json or {}
-    (call.state.projects_dir() / key / "scenarios" / ("%s.py" % sid)).write_text(body.get("script", ""))
+    call.state.write_bytes(call.state.projects_dir() / key / "scenarios" / ("%s.py" % sid),
+                           body.get("script", "").encode("utf-8"))
     return {}
 
 
@@ -222,11 +223,11 @@ def run_scenario(call, key, sid):
            "scenario": {"projectKey": key, "id": sid, "name": s.get("name", sid)},
            "trigger": {"trigger": {"id": "manual", "type": "manual", "name": "API run"},
                        "triggerRunId": trigger_run_id, "params": call.json or {}},
-           "runAsUser": {"realUserLogin": call.login}}
+           "runAsUser": {"realUserLogin": scenario_runner.run_as(s, call.login)}}
     runs.append(run)
     folder = call.state.dip_home / "scenarios" / key / sid / run["runId"]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "log.log").write_text("[%s] Scenario run started by %s\n" % (run["runId"], call.login))
+    call.state.append_text(folder / "log.log", "[%s] Scenario run started by %s\n" % (run["runId"], call.login))
+    scenario_runner.start(call.sim, key, sid, s, run)
     return {"trigger": {"id": "manual", "type": "manual"}, "runId": trigger_run_id, "cancelled": False,
             "projectKey": key, "scenarioId": sid}
 
@@ -265,6 +266,7 @@ def abort_scenario(call, key, sid):
         if _running(r):
             r["end"] = now
             r["result"] = {"outcome": "ABORTED", "type": "SCENARIO_DONE"}
+            scenario_runner.abort(call.state, key, sid, r, now)
     return {}
 
 
@@ -312,6 +314,9 @@ def _get_run(call, key, sid, run_id):
 @route("GET", "/projects/<key>/scenarios/<sid>/<run_id>/")
 def run_details(call, key, sid, run_id):
     run = _get_run(call, key, sid, run_id)
+    executed = call.state.step_runs.get((key, sid, run_id))
+    if executed is not None:  # a run the scenario runner made
+        return {"scenarioRun": run, "stepRuns": [dict(r) for r in executed]}
     step = {"step": {"id": "step_1", "type": "build_flowitem", "name": "Step #1"},
             "start": run["start"], "end": run.get("end", 0), "additionalReportItems": []}
     if not _running(run):
@@ -475,9 +480,6 @@ def set_variables(call, key):
     if not isinstance(body, dict) or not isinstance(body.get("standard", {}), dict) \
             or not isinstance(body.get("local", {}), dict):
         raise HTTPError(400, "Variables must be {\"standard\": {...}, \"local\": {...}}")
-    path = call.state.projects_dir() / key / "variables.json"
-    tmp = path.with_name("variables.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"standard": body.get("standard", {}), "local": body.get("local", {})}, f, indent=2)
-    tmp.replace(path)
+    call.state.write_json(call.state.projects_dir() / key / "variables.json",
+                          {"standard": body.get("standard", {}), "local": body.get("local", {})})
     return Raw("", "application/json")

@@ -66,10 +66,21 @@ def _version_tuple(text):
 class DSSSimulator:
     """A DSS backend for tests: ``with DSSSimulator(dip_home, model) as sim: DSSClient(sim.url, key)``."""
 
-    def __init__(self, dip_home, model, plugins=None, start_kernels=True, dss_processes=False):
+    def __init__(self, dip_home, model, plugins=None, start_kernels=True, dss_processes=False,
+                 user_isolation=None, retry_delay_scale=0.0):
         """``dss_processes``: also start processes with the command lines of a running
-        DSS (backend, JEKs, FEK, hproxy, nginx...; see dssprocs.py)."""
-        self.state = State(dip_home, model)
+        DSS (backend, JEKs, FEK, hproxy, nginx...; see dssprocs.py).
+
+        ``user_isolation`` (a :class:`dssbench.harness.UserIsolation`): macros and steps run
+        under the uids it gives, and what the backend writes into DIP_HOME belongs to its
+        service account. ``retry_delay_scale``: the scenario runner waits a step's
+        ``delayBetweenRetries`` times this before a retry (0: the bench does not wait)."""
+        self.user_isolation = user_isolation
+        owner = (user_isolation.service.uid, user_isolation.service.gid) if user_isolation else None
+        self.state = State(dip_home, model, owner=owner)
+        self.retry_delay_scale = retry_delay_scale
+        #: Every macro and step process the simulator started: {kind, id, login, uid, outcome}.
+        self.executions = []
         self.plugins = {k: Path(v).resolve() for k, v in (plugins or {}).items()}  # plugin id -> folder, for macros
         self.faults = []
         self.hits = []

@@ -2,6 +2,12 @@
 DATA_DIR (as DSS keeps it in config/), runtime state (job history, scenario
 runs, notebook sessions, user activity: DSS's runtime databases and memory) in
 an in-memory model built by :func:`dssbench.datadir.build_datadir`.
+
+Everything the simulated backend writes into DIP_HOME goes through
+:meth:`State.write_bytes`, :meth:`State.write_json`, :meth:`State.append_text`
+and :meth:`State.makedirs`. In User Isolation mode (``owner``: the service
+account's ``(uid, gid)``) what they create belongs to the service account, as
+it does when the real backend, which runs as that account, writes it.
 """
 
 import copy
@@ -29,18 +35,12 @@ def _read_json(path, default=None):
         raise
 
 
-def _write_json(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
-
-
 class State:
-    def __init__(self, dip_home, model, clock=None):
+    def __init__(self, dip_home, model, clock=None, owner=None):
         self.dip_home = Path(dip_home)
+        #: (uid, gid) of the DSS service account in User Isolation mode, else None (files stay the
+        #: test process's own).
+        self.owner = owner
         self.model = copy.deepcopy(model)
         self.lock = threading.RLock()
         self.clock = clock or (lambda: int(time.time() * 1000))
@@ -48,11 +48,55 @@ class State:
         self.kernels = {}  # sessionId -> Kernel
         self.macro_runs = {}  # runId -> dict
         self.insight_data = {}  # (projectKey, insightId) -> payload saved by dataiku.insights
+        self.step_runs = {}  # (projectKey, scenarioId, runId) -> [step run], for runs the scenario runner made
+        self.scenario_variables = {}  # (projectKey, scenarioId, runId) -> {name: value} set by its steps
         self.model.setdefault("jobs", {})
         self.model.setdefault("scenario_runs", {})
         self.model.setdefault("notebooks", {})
         self.model.setdefault("activity", {})
         self.model.setdefault("api_keys", [])
+
+    # ---- files the backend writes into DIP_HOME ------------------------------
+    def own(self, path):
+        """Give ``path`` (not followed) to the service account, in User Isolation mode."""
+        if self.owner is not None:
+            os.lchown(str(path), self.owner[0], self.owner[1])
+
+    def makedirs(self, path):
+        """``path`` and its missing parents, each new one owned as the backend's."""
+        path = Path(path)
+        missing = []
+        while not path.is_dir():
+            missing.append(path)
+            path = path.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                continue
+            self.own(d)
+
+    def write_bytes(self, path, data):
+        """Replace ``path`` with ``data`` atomically (a temporary file renamed over it)."""
+        path = Path(path)
+        self.makedirs(path.parent)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        self.own(tmp)
+        os.replace(tmp, path)
+
+    def write_json(self, path, data):
+        self.write_bytes(path, json.dumps(data, indent=2).encode("utf-8"))
+
+    def append_text(self, path, text):
+        path = Path(path)
+        self.makedirs(path.parent)
+        new = not path.exists()
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+        if new:
+            self.own(path)
 
     # ---- identity -------------------------------------------------------
     def users_file(self):
@@ -109,7 +153,7 @@ class State:
         return _read_json(path)
 
     def save_project(self, key, params):
-        _write_json(self.projects_dir() / key / "params.json", params)
+        self.write_json(self.projects_dir() / key / "params.json", params)
 
     def can_read_project(self, login, key):
         if self.is_admin(login):
@@ -142,7 +186,7 @@ class State:
         return _read_json(path)
 
     def save_scenario(self, key, scenario_id, data):
-        _write_json(self.scenario_path(key, scenario_id), data)
+        self.write_json(self.scenario_path(key, scenario_id), data)
 
     def delete_scenario(self, key, scenario_id):
         self.scenario(key, scenario_id)
@@ -156,7 +200,7 @@ class State:
         return _read_json(self.dip_home / "config" / "general-settings.json")
 
     def save_general_settings(self, data):
-        _write_json(self.dip_home / "config" / "general-settings.json", data)
+        self.write_json(self.dip_home / "config" / "general-settings.json", data)
 
     # ---- dashboards and insights (config/projects/<KEY>/{dashboards,insights}/<id>.json)
     def objects_dir(self, key, kind):
@@ -175,7 +219,7 @@ class State:
         return _read_json(path)
 
     def save_object(self, key, kind, obj_id, data):
-        _write_json(self.objects_dir(key, kind) / ("%s.json" % obj_id), data)
+        self.write_json(self.objects_dir(key, kind) / ("%s.json" % obj_id), data)
 
     def delete_object(self, key, kind, obj_id):
         self.get_object(key, kind, obj_id)

@@ -1,5 +1,8 @@
 """Stand-in for ``dataiku.scenario``: the parts a custom step uses."""
 
+import json
+import os
+
 from . import _record
 
 
@@ -9,3 +12,8 @@ class Scenario(object):
 
     def add_report_item(self, object_ref, partition, report_item):
         _record.append("report-items", {"objectRef": object_ref, "partition": partition, "item": report_item})
+
+    def get_all_variables(self):
+        """The variables earlier steps of this scenario run set (DSS also returns the project's and
+        the instance's; the bench's scenario runner passes only the run's)."""
+        return json.loads(os.environ.get("DSSBENCH_SCENARIO_VARIABLES") or "{}")
