@@ -59,7 +59,8 @@ def default(instance):
 
 def admin_project(sim, key="ADMIN", groups=(), scenarios=(), owner="admin"):
     """Create an administration project through the API: permissions for ``groups``,
-    scenarios given as (id, step types, active, scheduled)."""
+    scenarios given as (id, steps, active, scheduled); a step is a type (``runnable:<runnableType>``
+    for a "run macro" step) or a step dict (its id is set here)."""
     from dataikuapi import DSSClient
 
     client = DSSClient(sim.url, sim.api_key("admin"))
@@ -75,6 +76,7 @@ def admin_project(sim, key="ADMIN", groups=(), scenarios=(), owner="admin"):
         raw["triggers"] = [{"id": "t1", "type": "temporal", "active": True,
                             "params": {"frequency": "Daily", "hour": 2, "minute": 0}}] if scheduled else []
         raw.setdefault("params", {})["steps"] = [
+            dict(t, id="s%d" % i) if isinstance(t, dict) else
             {"id": "s%d" % i, "type": "runnable", "enabled": True,
              "params": {"runnableType": t[len("runnable:"):], "config": {}, "adminConfig": {}}}
             if t.startswith("runnable:") else {"id": "s%d" % i, "type": t, "enabled": True, "params": {}}
@@ -308,6 +310,48 @@ def test_admin_project_open_to_users_or_without_schedules_is_flagged(default):
     assert checks(report, "admin.") == {"admin.exists": "PASS", "admin.permissions": "FAIL",
                                         "admin.purge": "WARN", "admin.cull": "WARN"}
     assert checks(report, "monitoring") == {"monitoring": "WARN"}
+
+
+def _step(step_type, **over):
+    """A step as DSS's scenario editor saves it (KIT scenarios.js; MAL Retrain_model.json)."""
+    step = {"type": step_type, "name": step_type, "enabled": True, "runConditionType": "RUN_IF_STATUS_MATCH",
+            "runConditionStatuses": ["SUCCESS", "WARNING"], "runConditionExpression": "", "resetScenarioStatus": False,
+            "maxRetriesOnFail": 0, "delayBetweenRetries": 10, "params": {"config": {}, "proceedOnFailure": False}}
+    if step_type.startswith("pyrunnable_"):
+        step.update(type="runnable", params={"runnableType": step_type, "config": {}, "adminConfig": {},
+                                             "proceedOnFailure": False})
+    step.update(over)
+    return step
+
+
+def test_disabled_steps_do_not_count_as_scheduled_maintenance(default):
+    """DSS disables a step with runConditionType DISABLED (its editor), or a step is saved
+    with enabled: false: a scenario whose only purge, cull or metrics step is disabled
+    schedules nothing."""
+    admin_project(default, groups=["administrators"], scenarios=[
+        ("NIGHTLY", [_step("pystep_node-ops_purge-job-logs", runConditionType="DISABLED"),
+                     _step("pyrunnable_node-ops_purge-scenario-logs", runConditionType="DISABLED")], True, True),
+        ("CULL", [_step("pyrunnable_node-ops_cull-kernels", enabled=False)], True, True),
+        ("METRICS", [_step("pystep_node-ops_collect-metrics", runConditionType="DISABLED")], True, True)])
+    report = audit(default)
+    assert checks(report, "admin.") == {"admin.exists": "PASS", "admin.permissions": "PASS",
+                                        "admin.purge": "WARN", "admin.cull": "WARN"}
+    assert checks(report, "monitoring") == {"monitoring": "WARN"}
+    evidence = {f["id"]: f["evidence"] for f in report["findings"]}
+    assert "disabled step(s), not counted, in NIGHTLY" in evidence["admin.purge"]
+    assert "disabled step(s), not counted, in CULL" in evidence["admin.cull"]
+    assert "disabled step(s), not counted, in METRICS" in evidence["monitoring"]
+
+
+def test_an_enabled_step_next_to_a_disabled_one_counts(default):
+    admin_project(default, groups=["administrators"], scenarios=[
+        ("NIGHTLY", [_step("pystep_node-ops_purge-job-logs", runConditionType="DISABLED"),
+                     _step("pystep_node-ops_purge-job-logs", runConditionType="RUN_ALWAYS")], True, True),
+        ("CULL", [_step("pyrunnable_node-ops_cull-kernels")], True, True),
+        ("METRICS", [_step("pystep_node-ops_collect-metrics")], True, True)])
+    report = audit(default)
+    assert set(checks(report, "admin.").values()) == {"PASS"}
+    assert checks(report, "monitoring") == {"monitoring": "PASS"}
 
 
 def test_admin_project_owned_by_a_user_is_flagged(default):
