@@ -171,9 +171,9 @@ def check_memory(f):
     out = []
     backend = f.heaps["backend"]
     if backend.xmx is None:
-        out.append(Finding("WARN", "Backend heap not set in install.ini", evidence=backend.source,
-                           recommendation="Set backend.xmx in [javaopts] of install.ini (see the tiers below), then "
-                                          "./bin/dssadmin regenerate-config and restart.",
+        out.append(Finding("WARN", "Backend heap unknown", evidence=backend.source,
+                           recommendation="Set backend.xmx in [javaopts] of install.ini to a size such as 8g (see the "
+                                          "tiers below), then ./bin/dssadmin regenerate-config and restart.",
                            id="memory.backend", link=LINKS["memory"]))
     elif f.users is None:
         out.append(Finding("INFO", "Backend heap not compared with the number of users (unknown)",
@@ -301,10 +301,16 @@ def check_parallelism(f):
             sev = "WARN"
         else:
             sev = "PASS"
-        out.append(Finding(sev, "%s = %s" % (key, value),
-                           evidence="recommended %d to %d%s; 0 (no limit) or 500 and more fail"
+        unlimited = isinstance(value, int) and not isinstance(value, bool) and value == 0
+        consequence = ""
+        if unlimited and key == "maxRunningActivities":
+            jek = f.heaps["jek"]
+            consequence = ("; with no global limit the Java heaps' worst case is %s: every running activity may "
+                           "start a JEK (heap: %s)" % (heaps.UNBOUNDED, jek.source))
+        out.append(Finding(sev, "%s = %s%s" % (key, value, " (unlimited)" if unlimited else ""),
+                           evidence="recommended %d to %d%s; 0 (no limit) or 500 and more fail%s"
                                     % (low, high, " (%s users: %d)" % (f.users, fix) if key == "maxRunningActivities"
-                                       and f.users else ""),
+                                       and f.users else "", consequence),
                            recommendation="" if sev == "PASS" else "Set %s to %d (Administration > Settings > Flow "
                            "build; apply_fixes sets it)." % (key, fix),
                            id="limits." + key, link=LINKS["limits"]))

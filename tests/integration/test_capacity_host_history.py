@@ -91,6 +91,55 @@ def test_heaps_against_the_guidance_and_the_worst_case(live, tmp_path):
     assert "heap.jek" not in findings(report)
 
 
+def test_unset_heaps_are_2g_by_default(new_instance, start_sim, tmp_path):
+    """DSS passes -Xmx2g for any process whose <proc>.xmx install.ini leaves out (KIT
+    dkuinstall/java.py xmxDefault="2g", envfiles.py): backend and hproxy as well as JEK and FEK."""
+    spec = small_spec()
+    spec["java"] = {"backend.xmx": None, "jek.xmx": None, "fek.xmx": None, "hproxy.xmx": None}
+    spec["general_settings"] = {"maxRunningActivities": 3}
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model, dss_processes=True)
+    args = ("--dip-home", str(dip_home), "--url", sim.url, "--api-key", sim.api_key("admin"),
+            "--history-dir", str(tmp_path / "h"))
+    report = cli(*args)
+    heaps = {r["process"]: r for r in table(report, "heaps")}
+    assert {n: (h["xmx_bytes"], h["source"]) for n, h in heaps.items()} == {
+        n: (2 * GIB, "2g (default)") for n in ("backend", "jek", "fek", "hproxy")}
+    # backend + 3 activities x JEK + 1 running FEK + the running hproxy, all 2g
+    assert figure(report, "heap_worst_case_bytes") == (2 + 3 * 2 + 2 + 2) * GIB
+    assert "heap.backend" in findings(report)  # 2g is below the 8g recommended for < 10 users
+    text = nodeops_cli.run("capacity-report", "--format", "text", *args).stdout
+    assert "2g (default)" in text
+
+
+def test_no_activity_limit_makes_the_worst_case_unbounded(new_instance, start_sim, tmp_path):
+    """maxRunningActivities 0 is "unlimited" (KIT admin/general/flow-build.html): any number of
+    JEKs may start, so no sum of heaps is a worst case."""
+    spec = small_spec()
+    spec["general_settings"] = {"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 3}
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model)
+    args = ("--dip-home", str(dip_home), "--url", sim.url, "--api-key", sim.api_key("admin"),
+            "--history-dir", str(tmp_path / "h"))
+    report = cli(*args)
+    assert figure(report, "heap_worst_case_bytes") == "unbounded"
+    (commitment,) = [f for f in report["findings"] if f["id"] == "heap.commitment"]
+    assert "no upper bound" in commitment["title"] and "unbounded" in commitment["evidence"]
+    assert "unbounded" in nodeops_cli.run("capacity-report", "--format", "text", *args).stdout
+    assert "unbounded" in nodeops_cli.run("capacity-report", "--format", "html", *args).stdout
+
+
+def test_an_unlimited_per_job_limit_leaves_the_worst_case_bounded(new_instance, start_sim, tmp_path):
+    """maxRunningActivitiesPerJob 0 (unlimited) does not raise the number of JEKs: the global
+    limit still bounds the activities, one JEK per job."""
+    spec = small_spec()
+    spec["java"] = {"backend.xmx": "4g"}
+    spec["general_settings"] = {"maxRunningActivities": 7, "maxRunningActivitiesPerJob": 0}
+    dip_home, model = new_instance(spec)
+    report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    assert figure(report, "heap_worst_case_bytes") == (4 + 7 * 2 + 2) * GIB  # no FEK or hproxy running: one FEK
+
+
 def _synthetic_history(directory, now_ms, used_now, free_now, per_day, days=(28, 21, 14, 7)):
     store = history.LocalStore(directory)
     size = used_now + free_now

@@ -101,6 +101,20 @@ def test_memory_flags_small_backend_red_zone_big_kernels_and_heap_over_ram(insta
     assert checks(audit(huge), "memory.")["memory.backend_ram"] == "FAIL"
 
 
+def test_unset_heaps_are_2g_by_default(instance):
+    """DSS gives a process whose <proc>.xmx install.ini leaves out -Xmx2g (KIT dkuinstall/java.py)."""
+    sim = instance(java={"backend.xmx": None, "jek.xmx": None, "fek.xmx": None})
+    report = audit(sim)
+    assert checks(report, "memory.") == {"memory.backend": "WARN", "memory.jek": "PASS", "memory.fek": "PASS"}
+    found = {f["id"]: f for f in report["findings"]}
+    assert found["memory.backend"]["title"].startswith("Backend heap for ")
+    assert found["memory.backend"]["evidence"].startswith("2g (default); ")
+    assert found["memory.jek"]["evidence"] == found["memory.fek"]["evidence"] == "2g (default)"
+    bad = audit(instance(java={"backend.xmx": "lots"}))
+    assert [f["evidence"] for f in bad["findings"] if f["id"] == "memory.backend"] == [
+        "install.ini backend.xmx = 'lots' is not a size"]
+
+
 # ---- cgroups ---------------------------------------------------------------------------
 def cgroup_settings(limit_share, ml=False):
     limit = "%dg" % max(1, int(RAM_GIB * limit_share))
@@ -197,6 +211,8 @@ def test_activity_limits_pass_warn_fail_and_fix(instance, default):
     sim = instance(general_settings={"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 20})
     assert checks(audit(sim), "limits.") == {"limits.maxRunningActivities": "FAIL",
                                              "limits.maxRunningActivitiesPerJob": "WARN"}
+    titles = {f["id"]: f["title"] for f in audit(sim)["findings"]}
+    assert titles["limits.maxRunningActivities"] == "maxRunningActivities = 0 (unlimited)"
     fixed = audit(sim, "--apply-fixes", "true")
     assert set(checks(fixed, "limits.").values()) == {"PASS"}
     from dataikuapi import DSSClient
@@ -211,6 +227,17 @@ def test_activity_limits_pass_warn_fail_and_fix(instance, default):
 
 
 # ---- disk, logs, kernels ----------------------------------------------------------------
+def test_no_activity_limit_says_the_heaps_are_unbounded(instance):
+    """0 means unlimited for both limits (KIT flow-build.html; the facts page): the audit says so, and
+    that the Java heaps' worst case then has no bound."""
+    sim = instance(general_settings={"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 0})
+    found = {f["id"]: f for f in audit(sim)["findings"]}
+    assert found["limits.maxRunningActivities"]["title"] == "maxRunningActivities = 0 (unlimited)"
+    assert found["limits.maxRunningActivitiesPerJob"]["title"] == "maxRunningActivitiesPerJob = 0 (unlimited)"
+    assert "worst case is unbounded" in found["limits.maxRunningActivities"]["evidence"]
+    assert "unbounded" not in found["limits.maxRunningActivitiesPerJob"]["evidence"]
+
+
 def test_disk_checks_report_the_real_filesystem(default):
     st = os.statvfs(str(default.state.dip_home))
     c = checks(audit(default), "disk.")
