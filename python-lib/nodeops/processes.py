@@ -1,7 +1,8 @@
 """The host and the DSS processes on it, grouped by role from their command lines.
 
 How DSS starts each process (the evidence is in the README's "verified / not
-yet" table): every DSS JVM carries ``-Ddku.<role>`` and its main class
+yet" table): every DSS JVM carries ``-Ddku.<role>`` (also recognised with a
+value, ``-Ddku.backend=true``) and its main class
 (backend ``DSSBackendMain``, JEK ``DSSJobKernelMain``, FEK
 ``DSSFutureKernelMain``, hproxy ``HProxyRunner``) with ``-cp <DIP_HOME>/bin:...``;
 nginx and supervisord run with ``-c <DIP_HOME>/install-support/<x>.conf``; the
@@ -45,8 +46,9 @@ def classify(cmdline) -> str:
     args = [a for a in cmdline if a]
     joined = " ".join(args)
     for a in args:
-        if a in _JAVA_ROLES:
-            return _JAVA_ROLES[a]
+        flag = a.split("=", 1)[0]  # -Ddku.backend and -Ddku.backend=true alike
+        if flag in _JAVA_ROLES:
+            return _JAVA_ROLES[flag]
         if a in _MAIN_CLASSES:
             return _MAIN_CLASSES[a]
     if "install-support/nginx.conf" in joined or (args and args[0].startswith("nginx:")):

@@ -13,6 +13,7 @@ import pytest
 from dssbench import cli as nodeops_cli
 from dssbench.datadir import small_spec
 from dssbench.harness import Harness
+from dssbench.simulator import dssprocs
 from nodeops import history
 
 GIB = 1024 ** 3
@@ -71,6 +72,25 @@ def test_dss_processes_are_grouped_by_role_from_their_command_lines(live, tmp_pa
     assert rows["Backend"]["rss_bytes"] > 60 * 1024 * 1024  # the fake backend holds 60 MiB
     assert figure(report, "ram_bytes") == psutil.virtual_memory().total
     assert figure(report, "cpus") == psutil.cpu_count()
+
+
+def test_role_flags_with_a_value_are_recognised(new_instance, tmp_path):
+    """-Ddku.backend=true (any -Ddku.<role>=<value>) names the role as the bare flag does; the main
+    classes here are unknown, so only the flag can tell."""
+    dip_home, _ = new_instance()
+    cp = "%s/bin:/opt/dataiku-dss/dist" % dip_home
+    java = "/usr/lib/jvm/java-17/bin/java"
+    layout = [{"role": role, "mb": 5, "argv": [java, "-Ddku.%s=%s" % (role, value), "-Xmx2g", "-cp", cp, "Main"]}
+              for role, value in (("backend", "true"), ("jek", "1"), ("fek", "true"), ("hproxy", "yes"))]
+    layout.append({"role": "other", "mb": 5, "argv": [java, "-Ddku.cak=true", "-cp", cp, "Main"]})
+    procs = dssprocs.DSSProcesses(dip_home, str(tmp_path), layout).start()
+    try:
+        report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    finally:
+        procs.stop()
+    counts = {r["role"]: r["count"] for r in table(report, "processes")}
+    assert counts == {"Backend": 1, "Job execution kernels (JEK)": 1, "Future execution kernels (FEK)": 1,
+                      "Hive proxy (hproxy)": 1, "Other DSS processes": 1}
 
 
 def test_processes_of_another_dss_on_the_same_host_are_left_out(live, new_instance, tmp_path):
