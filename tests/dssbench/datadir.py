@@ -90,8 +90,9 @@ Unknown keys (at any level) raise ``ValueError`` naming the key.
     "idle"|"busy", "idle_hours": number (since last kernel activity), "age_hours":
     number (since session start, >= idle_hours), "connections": int, "children_mb":
     [int] (child processes of the kernel, default none), "container": bool (the kernel
-    runs in a container: the session reports the PID of a local process that is not
-    a kernel; default false)}]}]``.
+    runs in a container: the session reports the PID of its local forwarder, ``python
+    -m dataiku.notebook.remote_kernel_forwarder ... --connection-file .../kernel-<id>.json``,
+    which holds ``memory_mb`` of its own; default false)}]}]``.
 ``orphan_projects`` (list, default ``[]``)
     ``{"key", "jobs": int, "scenario_runs": int}``: folders under ``jobs/<KEY>``
     and ``scenarios/<KEY>/DAILY_REFRESH/`` for a project that has no

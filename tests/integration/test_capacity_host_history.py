@@ -74,6 +74,35 @@ def test_dss_processes_are_grouped_by_role_from_their_command_lines(live, tmp_pa
     assert figure(report, "cpus") == psutil.cpu_count()
 
 
+def test_kernels_in_containers_are_counted_as_forwarders_not_kernels(new_instance, start_sim, tmp_path):
+    """A containerized kernel's local process is its forwarder (python -m
+    dataiku.notebook.remote_kernel_forwarder ... --connection-file .../kernel-<id>.json): the
+    capacity report and the metrics count it apart from the Jupyter kernels."""
+    spec = small_spec()
+    spec["projects"][0]["notebooks"] = [
+        {"name": "local", "sessions": [{"memory_mb": 20, "state": "idle", "idle_hours": 1, "age_hours": 1}]},
+        {"name": "remote", "sessions": [{"memory_mb": 20, "container": True, "state": "idle", "idle_hours": 1,
+                                         "age_hours": 1}]}]
+    for p in spec["projects"][1:]:
+        p["notebooks"] = []
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model)
+    report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    rows = {r["role"]: r for r in table(report, "processes")}
+    forwarder = next(k for k in sim.state.kernels.values() if k.container)
+    kernel = next(k for k in sim.state.kernels.values() if not k.container)
+    assert rows["Jupyter kernels"]["count"] == 1
+    assert rows["Jupyter kernels"]["rss_bytes"] == pytest.approx(tree_rss(kernel.pid), rel=0.1)
+    assert rows["Kernels in containers (local forwarders)"]["count"] == 1
+    assert rows["Kernels in containers (local forwarders)"]["rss_bytes"] == pytest.approx(tree_rss(forwarder.pid),
+                                                                                          rel=0.1)
+    metrics = nodeops_cli.run("collect-metrics", "--format", "json", "--dip-home", str(dip_home), "--url", sim.url,
+                              "--api-key", sim.api_key("admin"))
+    assert metrics.returncode == 0, metrics.stderr
+    values = {(m["metric"], m["labels"]): m["value"] for m in table(json.loads(metrics.stdout), "metrics")}
+    assert values[("dss.processes", "role=kernel")] == 1 and values[("dss.processes", "role=forwarder")] == 1
+
+
 def test_role_flags_with_a_value_are_recognised(new_instance, tmp_path):
     """-Ddku.backend=true (any -Ddku.<role>=<value>) names the role as the bare flag does; the main
     classes here are unknown, so only the flag can tell."""
