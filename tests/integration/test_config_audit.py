@@ -20,9 +20,9 @@ GIB = 1024 ** 3
 RAM_GIB = psutil.virtual_memory().total / GIB
 
 
-def audit(sim, *args, expect_failure=None):
+def audit(sim, *args, expect_failure=None, extra_env=None):
     out = nodeops_cli.run("config-audit", "--format", "json", "--dip-home", sim.state.dip_home, "--url", sim.url,
-                          "--api-key", sim.api_key("admin"), *args)
+                          "--api-key", sim.api_key("admin"), *args, extra_env=extra_env)
     assert out.returncode in (0, 1), out.stderr
     if expect_failure is not None:
         assert (out.returncode == 1) == expect_failure, out.stdout[-3000:]
@@ -259,6 +259,27 @@ def test_log_backlog_old_or_many(instance):
     report = audit(instance(projects=many, orphan_projects=[]))
     assert checks(report, "logs.") == {"logs.jobs": "WARN", "logs.scenarios": "WARN"}
     assert any("BUSY (1001" in f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs")
+
+
+def test_log_backlog_ages_read_ids_as_utc_whatever_the_zone(instance):
+    """The oldest job's age comes from its ID, read as UTC: the audit, run in a zone far from UTC,
+    gives the age by DSS's own initiationTimestamp. The zone is the one whose offset would change
+    the whole number of days of that age if the ID were read as local time."""
+    import time as _time
+
+    if not os.path.exists("/usr/share/zoneinfo/Pacific/Kiritimati"):
+        pytest.skip("no tz database")
+    old = [{"key": "OLD", "owner": "alice", "jobs": {"count": 50, "max_age_days": 90}}]
+    sim = instance(projects=old, orphan_projects=[])
+    oldest = min(j["def"]["initiationTimestamp"] for j in sim.state.model["jobs"]["OLD"])
+    age_days = (_time.time() * 1000 - oldest) / 86400000.0
+    fraction = age_days % 1
+    # read as local time, +14 h looks 14 h older, -11 h looks 11 h younger: one of them crosses a day
+    zone = "Pacific/Pago_Pago" if fraction < 11 / 24.0 else "Pacific/Kiritimati"
+    assert 0.01 < fraction < 0.99  # minutes of test time cannot change the whole number of days
+    report = audit(sim, extra_env={"TZ": zone})
+    (evidence,) = [f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs"]
+    assert "OLD (50, oldest %d days)" % int(age_days) in evidence, (zone, age_days, evidence)
 
 
 def test_kernels_idle_for_a_day(default, instance):
