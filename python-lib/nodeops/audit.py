@@ -171,9 +171,9 @@ def check_memory(f):
     out = []
     backend = f.heaps["backend"]
     if backend.xmx is None:
-        out.append(Finding("WARN", "Backend heap not set in install.ini", evidence=backend.source,
-                           recommendation="Set backend.xmx in [javaopts] of install.ini (see the tiers below), then "
-                                          "./bin/dssadmin regenerate-config and restart.",
+        out.append(Finding("WARN", "Backend heap unknown", evidence=backend.source,
+                           recommendation="Set backend.xmx in [javaopts] of install.ini to a size such as 8g (see the "
+                                          "tiers below), then ./bin/dssadmin regenerate-config and restart.",
                            id="memory.backend", link=LINKS["memory"]))
     elif f.users is None:
         out.append(Finding("INFO", "Backend heap not compared with the number of users (unknown)",
@@ -301,10 +301,16 @@ def check_parallelism(f):
             sev = "WARN"
         else:
             sev = "PASS"
-        out.append(Finding(sev, "%s = %s" % (key, value),
-                           evidence="recommended %d to %d%s; 0 (no limit) or 500 and more fail"
+        unlimited = isinstance(value, int) and not isinstance(value, bool) and value == 0
+        consequence = ""
+        if unlimited and key == "maxRunningActivities":
+            jek = f.heaps["jek"]
+            consequence = ("; with no global limit the Java heaps' worst case is %s: every running activity may "
+                           "start a JEK (heap: %s)" % (heaps.UNBOUNDED, jek.source))
+        out.append(Finding(sev, "%s = %s%s" % (key, value, " (unlimited)" if unlimited else ""),
+                           evidence="recommended %d to %d%s; 0 (no limit) or 500 and more fail%s"
                                     % (low, high, " (%s users: %d)" % (f.users, fix) if key == "maxRunningActivities"
-                                       and f.users else ""),
+                                       and f.users else "", consequence),
                            recommendation="" if sev == "PASS" else "Set %s to %d (Administration > Settings > Flow "
                            "build; apply_fixes sets it)." % (key, fix),
                            id="limits." + key, link=LINKS["limits"]))
@@ -415,11 +421,18 @@ def check_backups(f, params):
     return out
 
 
-def _steps(scenario):
-    """Step ids of the node-ops steps and macros a scenario runs."""
+def step_disabled(step):
+    """A step that never runs: disabled in the UI (``runConditionType: "DISABLED"``, how
+    DSS's scenario editor disables a step) or saved with ``enabled: false``."""
+    return step.get("runConditionType") == "DISABLED" or step.get("enabled") is False
+
+
+def _steps(scenario, disabled=False):
+    """Step ids of the node-ops steps and macros a scenario runs (with ``disabled``: of
+    those it has but never runs)."""
     ids = set()
     for step in (scenario.get("params") or {}).get("steps") or []:
-        if step.get("enabled") is False:
+        if step_disabled(step) != disabled:
             continue
         t = str(step.get("type", ""))
         if t.startswith("pystep_node-ops_"):
@@ -436,9 +449,22 @@ def _scheduled(scenario):
 
 
 def maintenance_scheduled(project, purpose):
-    """Names of active, scheduled scenarios running a step for ``purpose``."""
+    """Names of active, scheduled scenarios running a step for ``purpose`` (a disabled
+    step does not count)."""
     return sorted(s.get("id", "?") for s in (project or {}).get("scenarios", [])
                   if _scheduled(s) and _steps(s) & set(MAINTENANCE[purpose]))
+
+
+def maintenance_disabled(project, purpose):
+    """Names of the scenarios that have a step for ``purpose`` only in disabled steps."""
+    return sorted(s.get("id", "?") for s in (project or {}).get("scenarios", [])
+                  if _steps(s, disabled=True) & set(MAINTENANCE[purpose])
+                  and not _steps(s) & set(MAINTENANCE[purpose]))
+
+
+def _disabled_note(project, purpose):
+    off = maintenance_disabled(project, purpose)
+    return "; disabled step(s), not counted, in %s" % ", ".join(off) if off else ""
 
 
 def check_admin_project(f, params):
@@ -466,8 +492,10 @@ def check_admin_project(f, params):
         found = maintenance_scheduled(p, purpose)
         out.append(Finding("PASS" if found else "WARN", "A scheduled scenario %s" % label,
                            evidence=("active and scheduled: %s" % ", ".join(found)) if found else
-                           "no active scenario with a temporal trigger runs %s" % " or ".join(MAINTENANCE[purpose]),
-                           recommendation="" if found else "Schedule the node-ops step in %s." % key,
+                           "no active scenario with a temporal trigger runs %s%s"
+                           % (" or ".join(MAINTENANCE[purpose]), _disabled_note(p, purpose)),
+                           recommendation="" if found else "Schedule the node-ops step in %s (an enabled step: run "
+                           "condition other than Disabled)." % key,
                            id="admin." + purpose, link=LINKS["macros"]))
     return out
 
@@ -479,7 +507,7 @@ def check_monitoring(f):
         evidence = ("scheduled: %s" % ", ".join(found)) if found else "install.ini mentions %s" % graphite.group(0)
         return [Finding("PASS", "Monitoring", evidence=evidence, id="monitoring", link=LINKS["monitoring"])]
     return [Finding("WARN", "No monitoring", evidence="no scheduled collect-metrics step in the administration "
-                    "project, and no Graphite integration in install.ini",
+                    "project, and no Graphite integration in install.ini%s" % _disabled_note(f.admin_project, "metrics"),
                     recommendation="Schedule the node-ops collect-metrics step, or run ./bin/dssadmin "
                                    "install-monitoring-integration -graphiteServer HOST:PORT.",
                     id="monitoring", link=LINKS["monitoring"])]

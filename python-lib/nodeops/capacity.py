@@ -200,7 +200,10 @@ def _heap_section(report, ctx, dip_home, host):
         h = found[name]
         table.add(process=name, xmx_bytes=h.xmx, recommended_bytes=h.recommended, source=h.source)
     report.tables.append(table)
-    report.summary.append(Figure("heap_worst_case_bytes", "Java heaps, worst case", worst, "bytes"))
+    if worst is None:  # maxRunningActivities 0: any number of JEKs may run at once
+        report.summary.append(Figure("heap_worst_case_bytes", "Java heaps, worst case", heaps.UNBOUNDED))
+    else:
+        report.summary.append(Figure("heap_worst_case_bytes", "Java heaps, worst case", worst, "bytes"))
     backend = found["backend"]
     if users is not None and backend.xmx is not None and backend.xmx < backend.recommended:
         report.findings.append(Finding(
@@ -216,7 +219,16 @@ def _heap_section(report, ctx, dip_home, host):
                 "WARN", "The %s heap is above 4g" % name.upper(), evidence=h.source,
                 recommendation="Every %s gets this heap; keep %s.xmx at 2g unless a job needs more." % (name.upper(), name),
                 id="heap." + name))
-    if host.ram_bytes and worst > host.ram_bytes:
+    if worst is None:
+        report.findings.append(Finding(
+            "WARN", "The Java heaps have no upper bound: maxRunningActivities is 0 (unlimited)",
+            evidence="config/general-settings.json maxRunningActivities = 0: any number of activities, so of JEKs "
+                     "(heap: %s), may run next to the backend (heap: %s) and the FEKs; worst case: %s"
+                     % (found["jek"].source, found["backend"].source, heaps.UNBOUNDED),
+            recommendation="Set a global limit of concurrent activities (Administration > Settings > Flow build; "
+                           "the config audit's apply_fixes sets one from the number of users).",
+            id="heap.commitment"))
+    elif host.ram_bytes and worst > host.ram_bytes:
         report.findings.append(Finding(
             "WARN", "The Java heaps can commit more memory than the host has",
             evidence="backend + %d concurrent activities x JEK + %d FEK(s)%s = %.1f GiB; RAM %.1f GiB"

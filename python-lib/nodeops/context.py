@@ -15,7 +15,7 @@ from .errors import PermissionRefused, Unavailable
 
 
 def system_clock() -> _dt.datetime:
-    """Now, as an aware datetime in the server's local timezone (DSS IDs use local time)."""
+    """Now, as an aware datetime in the server's local timezone (for display; IDs are read as UTC)."""
     return _dt.datetime.now().astimezone()
 
 

@@ -11,15 +11,17 @@ reports the memory that freed.
 Memory is the resident size (RSS) of the kernel process and its children, read
 with psutil when the session's PID is a kernel on this host: a process whose
 command line names the session's kernel ID (Jupyter starts kernels with
-``-f .../kernel-<kernelId>.json``). Anything else (a kernel in a container, a
-PID of another host or of an unrelated process) has unknown memory and is never
-killed on the memory rule.
+``-f .../kernel-<kernelId>.json``). Anything else has unknown memory and is
+never killed on the memory rule: a kernel in a container (its local PID is the
+forwarder, ``python -m dataiku.notebook.remote_kernel_forwarder ...
+--connection-file .../kernel-<kernelId>.json``, whose memory is not the
+kernel's), a PID of another host or of an unrelated process.
 """
 
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import dssapi
+from . import dssapi, processes
 from .errors import Unavailable
 from .params import MAX_HOURS, MAX_MIB, Param
 from .report import Column, Figure, Report, Table
@@ -118,6 +120,9 @@ def measure(session):
     except psutil.AccessDenied:
         session.memory_note = "PID %d cannot be inspected" % session.pid
         return
+    if processes.is_kernel_forwarder(cmdline):
+        session.memory_note = "kernel in a container (PID %d is its local forwarder)" % session.pid
+        return
     if not session.kernel_id or not any(session.kernel_id in arg for arg in cmdline):
         session.memory_note = "PID %d is not this session's kernel (kernel in a container?)" % session.pid
         return
@@ -204,7 +209,8 @@ def run(ctx, params, progress=None) -> Report:
         Column("project", "Project"), Column("notebook", "Notebook"), Column("owner", "Owner"),
         Column("state", "State"), Column("idle_hours", "Idle", "hours"), Column("busy_hours", "Busy for", "hours"),
         Column("age_hours", "Age", "hours"),
-        Column("rss", "RSS", "bytes"), Column("decision", "Decision"), Column("reason", "Reason")])
+        Column("rss", "RSS", "bytes"), Column("memory_note", "Memory unknown"), Column("decision", "Decision"),
+        Column("reason", "Reason")])
     report.tables.append(table)
     totals = dict(seen=0, killed=0, freed=0, kept=0, memory=0, unknown_memory=0)
 
@@ -284,5 +290,5 @@ def run(ctx, params, progress=None) -> Report:
                   idle_hours=round(s.idle_hours, 1) if s.idle_hours is not None else None,
                   busy_hours=round(s.busy_hours, 1) if s.busy_hours is not None else None,
                   age_hours=round(s.age_hours, 1) if s.age_hours is not None else None,
-                  rss=s.rss, decision=decision, reason=why)
+                  rss=s.rss, memory_note=s.memory_note if s.rss is None else "", decision=decision, reason=why)
     return finish()

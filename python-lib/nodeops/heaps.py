@@ -1,13 +1,19 @@
 """Java heaps: what install.ini sets, what the production guidance recommends,
 and the worst-case memory they commit.
 
-- install.ini ``[javaopts] <process>.xmx`` for backend, jek, fek and hproxy
-  (jek and fek default to 2g; the backend's default depends on the installer).
+- install.ini ``[javaopts] <process>.xmx`` for backend, jek, fek and hproxy.
+  An unset xmx is 2g for every one of them: DSS's installer passes
+  ``-Xmx<xmx>`` with ``xmxDefault="2g"`` for backend, jek, fek, hproxy, cak and
+  eventserver (DSS 9.0.5 ``dkuinstall/java.py``, ``envfiles.py``); it writes
+  backend.xmx itself at install time (2g, 4g or 8g by RAM,
+  ``install_config.py``). cak and eventserver are not reported.
 - Recommended backend heap by number of enabled users: fewer than 10: 8g;
   10 to 50: 12g; more than 50: 16g. JEK and FEK: 2g.
 - Worst case: the backend, one JEK per concurrently running activity
-  (``maxRunningActivities`` in config/general-settings.json, default 5), every
-  FEK (as many as are running now, at least one) and hproxy when it runs.
+  (``maxRunningActivities`` in config/general-settings.json, default 5; 0 means
+  unlimited, and then the worst case is unbounded), every FEK (as many as are
+  running now, at least one) and hproxy when it runs.
+  ``maxRunningActivitiesPerJob`` does not bound the number of JEKs (one per job).
 """
 
 import json
@@ -19,9 +25,12 @@ from . import datadir, safefs
 
 GIB = 1024 ** 3
 PROCESSES = ("backend", "jek", "fek", "hproxy")
-DEFAULT_XMX = {"jek": "2g", "fek": "2g"}
+#: The xmx DSS passes when install.ini sets none (java.py ``xmxDefault``).
+DEFAULT_XMX = dict.fromkeys(PROCESSES, "2g")
 KERNEL_XMX = 2 * GIB
 DEFAULT_MAX_RUNNING_ACTIVITIES = 5
+#: The worst case when nothing limits the number of JEKs.
+UNBOUNDED = "unbounded"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
@@ -45,7 +54,7 @@ def recommended_backend(users) -> int:
 @dataclass
 class Heap:
     process: str
-    xmx: Optional[int]  # bytes; None when install.ini does not say and there is no default
+    xmx: Optional[int]  # bytes; None when install.ini cannot be read or its value is not a size
     source: str
     recommended: Optional[int]
 
@@ -56,32 +65,44 @@ def configured(dip_home):
     out = {}
     for proc in PROCESSES:
         raw = ini.get("javaopts", proc + ".xmx", fallback=None) if ini is not None else None
-        if raw is not None and parse_size(raw) is not None:
+        if ini is None:  # DSS itself does not start without a readable install.ini
+            out[proc] = Heap(proc, None, "install.ini missing or unreadable", None)
+        elif raw is not None and parse_size(raw) is not None:
             out[proc] = Heap(proc, parse_size(raw), "install.ini %s.xmx = %s" % (proc, raw.strip()), None)
-        elif proc in DEFAULT_XMX:
-            out[proc] = Heap(proc, parse_size(DEFAULT_XMX[proc]), "default (%s)" % DEFAULT_XMX[proc], None)
-        else:
-            out[proc] = Heap(proc, None, "not set in install.ini" + (" (%r is not a size)" % raw if raw else ""), None)
+        elif raw is None:
+            out[proc] = Heap(proc, parse_size(DEFAULT_XMX[proc]), "%s (default)" % DEFAULT_XMX[proc], None)
+        else:  # DSS passes it as is: -Xmx<raw>, which the JVM refuses
+            out[proc] = Heap(proc, None, "install.ini %s.xmx = %r is not a size" % (proc, raw.strip()), None)
     return out
 
 
-def max_running_activities(dip_home) -> int:
+def max_running_activities(dip_home) -> Optional[int]:
+    """``maxRunningActivities`` of config/general-settings.json: the most activities
+    (so JEKs) running at once; None when it is 0, which DSS reads as unlimited
+    (KIT admin/general/flow-build.html: "zero for unlimited"). Missing or not a
+    number: the default, 5."""
     try:
         data, _ = safefs.read_file(str(dip_home / "config" / "general-settings.json"), follow_symlinks=True)
-        value = json.loads(data.decode("utf-8")).get("maxRunningActivities")
-        return int(value) if value else DEFAULT_MAX_RUNNING_ACTIVITIES
+        value = json.loads(data.decode("utf-8")).get("maxRunningActivities", DEFAULT_MAX_RUNNING_ACTIVITIES)
     except (OSError, ValueError, TypeError, AttributeError):
         return DEFAULT_MAX_RUNNING_ACTIVITIES
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return DEFAULT_MAX_RUNNING_ACTIVITIES
+    return int(value) if value > 0 else None
 
 
 def assess(dip_home, users, fek_count, hproxy_running):
-    """(heaps, worst-case bytes, max activities): recommendations filled in."""
+    """(heaps, worst-case bytes, max activities): recommendations filled in. With no
+    limit on the activities (``maxRunningActivities`` 0), the worst case and the
+    activities are None: unbounded."""
     heaps = configured(dip_home)
     if users is not None:
         heaps["backend"].recommended = recommended_backend(users)
     heaps["jek"].recommended = KERNEL_XMX
     heaps["fek"].recommended = KERNEL_XMX
     activities = max_running_activities(dip_home)
+    if activities is None:
+        return heaps, None, None
     worst = (heaps["backend"].xmx or 0) + activities * (heaps["jek"].xmx or 0) \
         + max(1, fek_count) * (heaps["fek"].xmx or 0) + ((heaps["hproxy"].xmx or 0) if hproxy_running else 0)
     return heaps, worst, activities

@@ -1,12 +1,15 @@
 """The host and the DSS processes on it, grouped by role from their command lines.
 
 How DSS starts each process (the evidence is in the README's "verified / not
-yet" table): every DSS JVM carries ``-Ddku.<role>`` and its main class
+yet" table): every DSS JVM carries ``-Ddku.<role>`` (also recognised with a
+value, ``-Ddku.backend=true``) and its main class
 (backend ``DSSBackendMain``, JEK ``DSSJobKernelMain``, FEK
 ``DSSFutureKernelMain``, hproxy ``HProxyRunner``) with ``-cp <DIP_HOME>/bin:...``;
 nginx and supervisord run with ``-c <DIP_HOME>/install-support/<x>.conf``; the
 Jupyter server is ``dku-jupyter/dkulauncher.py --notebook-dir=<DIP_HOME>/...``;
-kernels are started with ``-f <DIP_HOME>/jupyter-run/jupyter/runtime/kernel-<id>.json``.
+kernels are started with ``-f <DIP_HOME>/jupyter-run/jupyter/runtime/kernel-<id>.json``;
+a kernel in a container is a local ``python -m dataiku.notebook.remote_kernel_forwarder
+... --connection-file <that file>``, counted apart (its memory is not the kernel's).
 A process belongs to this DSS when its command line names DIP_HOME, or when it
 descends from one that does (nginx workers, recipe processes under a JEK,
 children of kernels).
@@ -24,6 +27,7 @@ ROLES = (
     ("nginx", "nginx"),
     ("jupyter", "Jupyter server"),
     ("kernel", "Jupyter kernels"),
+    ("forwarder", "Kernels in containers (local forwarders)"),
     ("recipe", "Python / R recipe processes"),
     ("webapp", "Webapp backends"),
     ("ml", "In-memory ML (doctor)"),
@@ -37,7 +41,17 @@ _MAIN_CLASSES = {"com.dataiku.dip.DSSBackendMain": "backend",
                  "com.dataiku.dip.futures.DSSFutureKernelMain": "fek",
                  "com.dataiku.hproxy.server.HProxyRunner": "hproxy"}
 #: Roles a child process takes from its parent when its own command line says nothing.
-_INHERITED = ("nginx", "kernel", "recipe", "webapp", "ml")
+_INHERITED = ("nginx", "kernel", "forwarder", "recipe", "webapp", "ml")
+#: The module a kernel running in a container is forwarded by: the local process is
+#: ``python -m dataiku.notebook.remote_kernel_forwarder ... --connection-file <file>``
+#: (DSS 9.0.5 ``dataiku/notebook/remote_kernel.py``); its memory is the forwarder's,
+#: the kernel's is in the container.
+FORWARDER_MODULE = "dataiku.notebook.remote_kernel_forwarder"
+
+
+def is_kernel_forwarder(cmdline) -> bool:
+    """The local forwarder of a kernel that runs in a container (or on a remote cluster)."""
+    return FORWARDER_MODULE in (cmdline or ())
 
 
 def classify(cmdline) -> str:
@@ -45,12 +59,15 @@ def classify(cmdline) -> str:
     args = [a for a in cmdline if a]
     joined = " ".join(args)
     for a in args:
-        if a in _JAVA_ROLES:
-            return _JAVA_ROLES[a]
+        flag = a.split("=", 1)[0]  # -Ddku.backend and -Ddku.backend=true alike
+        if flag in _JAVA_ROLES:
+            return _JAVA_ROLES[flag]
         if a in _MAIN_CLASSES:
             return _MAIN_CLASSES[a]
     if "install-support/nginx.conf" in joined or (args and args[0].startswith("nginx:")):
         return "nginx"
+    if is_kernel_forwarder(args):  # before "kernel": its command line names the kernel's connection file
+        return "forwarder"
     if "dku-jupyter/dkulauncher.py" in joined:
         return "jupyter"
     if "dataiku.webapps." in joined:

@@ -80,7 +80,12 @@ class Entry:
 
 
 def id_timestamp_ms(family, name) -> Optional[int]:
-    """The time inside a DSS job or run ID (server local time), in epoch ms; None if absent."""
+    """The time inside a DSS job or run ID, in epoch ms; None if absent.
+
+    Read as UTC, whatever the zone of this process: the one public example (job
+    ``build_cat_train_hdfs_NP_2015-09-28T09-17-37.455``, ``initiationTimestamp``
+    1443431857455) is exactly 09:17:37.455 UTC. Scenario run IDs are read the same way.
+    """
     if family.id_re is None:
         return None
     m = family.id_re.search(name)
@@ -88,7 +93,7 @@ def id_timestamp_ms(family, name) -> Optional[int]:
         return None
     y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
     try:
-        return int(_dt.datetime(y, mo, d, h, mi, s).timestamp() * 1000) + ms
+        return int(_dt.datetime(y, mo, d, h, mi, s, tzinfo=_dt.timezone.utc).timestamp() * 1000) + ms
     except ValueError:
         return None
 

@@ -36,11 +36,10 @@ Unknown keys (at any level) raise ``ValueError`` naming the key.
     Seed of the single ``random.Random`` used for everything.
 ``now`` (str, default: the current local time, to the second)
     ISO local wall time, e.g. ``"2026-11-25T12:00:00"`` (an offset such as
-    ``+01:00`` is also accepted).  Every time is generated relative to it.  IDs
-    embed LOCAL wall time (DSS uses the server's local time); mtimes are the
-    matching epoch values (``datetime.timestamp()`` on naive local datetimes).
-    Times that fall in the second pass of a DST "fall back" hour are moved one
-    hour earlier so that parsing an ID back as local time gives the exact epoch.
+    ``+01:00`` is also accepted).  Every time is generated relative to it.  Job
+    and run IDs embed UTC wall time, whatever the zone of the building process
+    (the one public job ID matches its ``initiationTimestamp`` in UTC exactly);
+    mtimes are the matching epoch values; log lines carry local time.
     Leave ``now`` out to get a tree relative to the real clock (what age-based
     tools see in real life); set it for reproducible trees.
 ``dss_version`` (str, default ``"14.2.1"``)
@@ -90,8 +89,9 @@ Unknown keys (at any level) raise ``ValueError`` naming the key.
     "idle"|"busy", "idle_hours": number (since last kernel activity), "age_hours":
     number (since session start, >= idle_hours), "connections": int, "children_mb":
     [int] (child processes of the kernel, default none), "container": bool (the kernel
-    runs in a container: the session reports the PID of a local process that is not
-    a kernel; default false)}]}]``.
+    runs in a container: the session reports the PID of its local forwarder, ``python
+    -m dataiku.notebook.remote_kernel_forwarder ... --connection-file .../kernel-<id>.json``,
+    which holds ``memory_mb`` of its own; default false)}]}]``.
 ``orphan_projects`` (list, default ``[]``)
     ``{"key", "jobs": int, "scenario_runs": int}``: folders under ``jobs/<KEY>``
     and ``scenarios/<KEY>/DAILY_REFRESH/`` for a project that has no
@@ -370,25 +370,26 @@ def _parse_now(value):
     return int(round(dt.timestamp() * 1000))
 
 
-def _safe_ms(ms):
-    """Move a time out of the second pass of a DST fold, so ID <-> epoch round-trips."""
-    while datetime.datetime.fromtimestamp(ms // 1000).fold:
-        ms -= _HOUR_MS
-    return ms
-
-
 def _local(ms):
     return datetime.datetime.fromtimestamp(ms // 1000)
 
 
-def _job_ts(ms):
-    d = _local(ms)
+def _utc(ms):
+    return datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+
+
+def job_id_time(ms):
+    """The time part of a job ID started at ``ms``: UTC, whatever the server's zone (the one
+    public example, ``..._2015-09-28T09-17-37.455`` with initiationTimestamp 1443431857455,
+    is exactly UTC)."""
+    d = _utc(ms)
     return "%04d-%02d-%02dT%02d-%02d-%02d.%03d" % (d.year, d.month, d.day, d.hour, d.minute,
                                                     d.second, ms % 1000)
 
 
-def _run_id(ms):
-    d = _local(ms)
+def run_id(ms):
+    """The ID of a scenario run started at ``ms`` (UTC, like job IDs)."""
+    d = _utc(ms)
     return "%04d-%02d-%02d-%02d-%02d-%02d-%03d" % (d.year, d.month, d.day, d.hour, d.minute,
                                                     d.second, ms % 1000)
 
@@ -896,12 +897,11 @@ class _Builder(object):
         if end >= now - 1000:
             end = now - 1000 - int(r() * 60000)
             start = end - dur
-        start = _safe_ms(start)
         end = max(end, start + 1000)
-        jid = "%s_%s" % (name, _job_ts(start))
+        jid = "%s_%s" % (name, job_id_time(start))
         while jid in taken:
-            start = _safe_ms(start - 1)
-            jid = "%s_%s" % (name, _job_ts(start))
+            start -= 1
+            jid = "%s_%s" % (name, job_id_time(start))
         taken.add(jid)
         return start, end, jid
 
@@ -928,11 +928,11 @@ class _Builder(object):
         for i in range(running):
             ds = rng.choice(datasets[1:])
             name = self._job_name(ds)
-            start = _safe_ms(now - rng.randrange(30 * 1000, 45 * 60 * 1000))
-            jid = "%s_%s" % (name, _job_ts(start))
+            start = now - rng.randrange(30 * 1000, 45 * 60 * 1000)
+            jid = "%s_%s" % (name, job_id_time(start))
             while jid in taken:
-                start = _safe_ms(start - 1)
-                jid = "%s_%s" % (name, _job_ts(start))
+                start -= 1
+                jid = "%s_%s" % (name, job_id_time(start))
             taken.add(jid)
             records.append([start, 0, "RUNNING", jid, name, ds, "folder+api"])
         n_fin = count - running
@@ -1135,8 +1135,7 @@ class _Builder(object):
                 end = start + dur
                 if end >= now:
                     continue   # this slot's run would not be finished yet: skip it
-            start = _safe_ms(start)
-            rid = _run_id(start)
+            rid = run_id(start)
             if rid in taken:
                 continue
             taken.add(rid)

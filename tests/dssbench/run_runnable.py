@@ -1,34 +1,124 @@
 """Child process of the harness: runs one macro the way DSS does.
 
-Loads runnable.py, instantiates ``MyRunnable(project_key, config,
-plugin_config)``, calls ``get_progress_target()`` then
-``run(progress_callback)``, and writes the outcome as JSON. Started with the
-stand-in ``dataiku`` and the plugin's python-lib on PYTHONPATH, as DSS would.
+As DSS 9.0.5's ``dataiku/runnables/server.py`` and ``dataiku/base/utils.py``
+(``get_clazz_in_code``) do it:
+
+- the code of runnable.py is written to a temporary ``dku_code.py`` and loaded
+  as the module ``dku_nomatter_module_name`` (so ``__file__`` is not the
+  plugin's folder and ``if __name__ == "__main__"`` does not run);
+- the macro class is the single subclass of ``dataiku.runnables.Runnable``
+  among the module's names, whatever its name (an imported subclass counts:
+  DSS walks ``dir(module)``); a second one fails the run with DSS's message
+  "Multiple classes inheriting ..."; none fails it too (DSS then calls
+  ``None``);
+- ``__init__`` takes 1 to 4 arguments (``self``, ``project_key``, ``config``,
+  ``plugin_config``), counted from its signature; another count fails with
+  "Wrong signature of the Runnable subclass: N args";
+- ``get_progress_target()`` is called before ``run``: None, or a sequence
+  ``(target, unit)`` (a missing target is -1, a missing unit NONE, as
+  ``progress_utils.get_progress_callback`` fills them) with unit one of SIZE,
+  FILES, RECORDS, NONE (the units ``runnable.py`` documents); anything else
+  fails the run (see guesses.PROGRESS_TARGET_CHECK);
+- the result: an object with ``to_json`` is sent as its JSON, a dict as
+  ``json.dumps``, a str as is.
+
+Writes the outcome as JSON. Started with the stand-in ``dataiku`` and the
+plugin's python-lib on PYTHONPATH, as DSS would.
 """
 
+import importlib.util
+import inspect
 import json
-import runpy
+import numbers
+import os
 import sys
+import tempfile
 import traceback
+
+#: The progress units of DSS's Runnable.get_progress_target docstring (KIT runnables/runnable.py).
+PROGRESS_UNITS = ("SIZE", "FILES", "RECORDS", "NONE")
+MODULE_NAME = "dku_nomatter_module_name"
+
+
+def load_module(code):
+    """The module of ``code`` (a str), loaded from a temporary dku_code.py as DSS does."""
+    with tempfile.TemporaryDirectory(prefix="dku-code-") as folder:
+        path = os.path.join(folder, "dku_code.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(code)
+        spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[MODULE_NAME] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def runnable_class(module):
+    """The single subclass of Runnable among the module's names (None when there is none)."""
+    from dataiku.runnables import Runnable
+
+    clazz = None
+    for k in dir(module):
+        v = getattr(module, k)
+        if inspect.isclass(v) and issubclass(v, Runnable) and v is not Runnable:
+            if clazz is not None:
+                raise Exception("Multiple classes inheriting {} defined, already had {} and found {}"
+                                .format(Runnable, clazz, v))
+            clazz = v
+    return clazz
+
+
+def instantiate(clazz, project_key, config, plugin_config):
+    """``clazz`` called with as many of (project_key, config, plugin_config) as its __init__ takes."""
+    arg_count = len(inspect.getfullargspec(clazz.__init__).args)
+    if arg_count == 1:
+        return clazz()
+    if arg_count == 2:
+        return clazz(project_key)
+    if arg_count == 3:
+        return clazz(project_key, config)
+    if arg_count == 4:
+        return clazz(project_key, config, plugin_config)
+    raise Exception("Wrong signature of the Runnable subclass: %i args" % arg_count)
+
+
+def progress_target(runnable):
+    """``None`` or ``[target, unit]`` as DSS reads ``get_progress_target()``; raises when DSS would fail."""
+    info = runnable.get_progress_target()
+    if info is None:
+        return None
+    target = info[0] if len(info) >= 1 else -1
+    unit = info[1] if len(info) >= 2 else "NONE"
+    if isinstance(target, bool) or not isinstance(target, numbers.Real):
+        raise ValueError("get_progress_target(): the target must be a number, not %r" % (target,))
+    if unit not in PROGRESS_UNITS:
+        raise ValueError("get_progress_target(): the unit must be one of %s, not %r" % (", ".join(PROGRESS_UNITS), unit))
+    return [target, unit]
 
 
 def main(spec_path, out_path):
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
     progress = []
-    outcome = {"progress": progress, "error": None, "traceback": None, "result_kind": None, "result": None}
+    outcome = {"progress": progress, "error": None, "traceback": None, "result_kind": None, "result": None,
+               "class_name": None}
     try:
-        namespace = runpy.run_path(spec["runnable_py"], run_name="__dss_runnable__")
-        cls = namespace["MyRunnable"]
-        runnable = cls(spec["project_key"], spec["config"], spec["plugin_config"])
-        outcome["progress_target"] = runnable.get_progress_target()
+        with open(spec["runnable_py"], encoding="utf-8") as f:
+            code = f.read()
+        clazz = runnable_class(load_module(code))
+        outcome["class_name"] = getattr(clazz, "__name__", None)
+        runnable = instantiate(clazz, spec["project_key"], spec["config"], spec["plugin_config"])
+        outcome["progress_target"] = progress_target(runnable)
         result = runnable.run(lambda value: progress.append(value))
         if result is None or isinstance(result, str):
             outcome["result_kind"] = "none" if result is None else "str"
             outcome["result"] = result
-        elif hasattr(result, "to_json"):
+        elif callable(getattr(result, "to_json", None)):
             outcome["result_kind"] = "result_table"
             outcome["result"] = json.loads(result.to_json())
+        elif isinstance(result, dict):
+            outcome["result_kind"] = "json"
+            outcome["result"] = json.loads(json.dumps(result))
         else:
             outcome["result_kind"] = type(result).__name__
             outcome["result"] = repr(result)

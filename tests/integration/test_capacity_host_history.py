@@ -13,6 +13,7 @@ import pytest
 from dssbench import cli as nodeops_cli
 from dssbench.datadir import small_spec
 from dssbench.harness import Harness
+from dssbench.simulator import dssprocs
 from nodeops import history
 
 GIB = 1024 ** 3
@@ -73,6 +74,54 @@ def test_dss_processes_are_grouped_by_role_from_their_command_lines(live, tmp_pa
     assert figure(report, "cpus") == psutil.cpu_count()
 
 
+def test_kernels_in_containers_are_counted_as_forwarders_not_kernels(new_instance, start_sim, tmp_path):
+    """A containerized kernel's local process is its forwarder (python -m
+    dataiku.notebook.remote_kernel_forwarder ... --connection-file .../kernel-<id>.json): the
+    capacity report and the metrics count it apart from the Jupyter kernels."""
+    spec = small_spec()
+    spec["projects"][0]["notebooks"] = [
+        {"name": "local", "sessions": [{"memory_mb": 20, "state": "idle", "idle_hours": 1, "age_hours": 1}]},
+        {"name": "remote", "sessions": [{"memory_mb": 20, "container": True, "state": "idle", "idle_hours": 1,
+                                         "age_hours": 1}]}]
+    for p in spec["projects"][1:]:
+        p["notebooks"] = []
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model)
+    report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    rows = {r["role"]: r for r in table(report, "processes")}
+    forwarder = next(k for k in sim.state.kernels.values() if k.container)
+    kernel = next(k for k in sim.state.kernels.values() if not k.container)
+    assert rows["Jupyter kernels"]["count"] == 1
+    assert rows["Jupyter kernels"]["rss_bytes"] == pytest.approx(tree_rss(kernel.pid), rel=0.1)
+    assert rows["Kernels in containers (local forwarders)"]["count"] == 1
+    assert rows["Kernels in containers (local forwarders)"]["rss_bytes"] == pytest.approx(tree_rss(forwarder.pid),
+                                                                                          rel=0.1)
+    metrics = nodeops_cli.run("collect-metrics", "--format", "json", "--dip-home", str(dip_home), "--url", sim.url,
+                              "--api-key", sim.api_key("admin"))
+    assert metrics.returncode == 0, metrics.stderr
+    values = {(m["metric"], m["labels"]): m["value"] for m in table(json.loads(metrics.stdout), "metrics")}
+    assert values[("dss.processes", "role=kernel")] == 1 and values[("dss.processes", "role=forwarder")] == 1
+
+
+def test_role_flags_with_a_value_are_recognised(new_instance, tmp_path):
+    """-Ddku.backend=true (any -Ddku.<role>=<value>) names the role as the bare flag does; the main
+    classes here are unknown, so only the flag can tell."""
+    dip_home, _ = new_instance()
+    cp = "%s/bin:/opt/dataiku-dss/dist" % dip_home
+    java = "/usr/lib/jvm/java-17/bin/java"
+    layout = [{"role": role, "mb": 5, "argv": [java, "-Ddku.%s=%s" % (role, value), "-Xmx2g", "-cp", cp, "Main"]}
+              for role, value in (("backend", "true"), ("jek", "1"), ("fek", "true"), ("hproxy", "yes"))]
+    layout.append({"role": "other", "mb": 5, "argv": [java, "-Ddku.cak=true", "-cp", cp, "Main"]})
+    procs = dssprocs.DSSProcesses(dip_home, str(tmp_path), layout).start()
+    try:
+        report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    finally:
+        procs.stop()
+    counts = {r["role"]: r["count"] for r in table(report, "processes")}
+    assert counts == {"Backend": 1, "Job execution kernels (JEK)": 1, "Future execution kernels (FEK)": 1,
+                      "Hive proxy (hproxy)": 1, "Other DSS processes": 1}
+
+
 def test_processes_of_another_dss_on_the_same_host_are_left_out(live, new_instance, tmp_path):
     other_home, _ = new_instance()
     report = cli("--dip-home", str(other_home), "--history-dir", str(tmp_path / "h"))
@@ -89,6 +138,55 @@ def test_heaps_against_the_guidance_and_the_worst_case(live, tmp_path):
     assert figure(report, "heap_worst_case_bytes") == (4 + 7 * 2 + 1 * 6 + 2) * GIB
     assert {"heap.backend", "heap.fek"} <= findings(report)
     assert "heap.jek" not in findings(report)
+
+
+def test_unset_heaps_are_2g_by_default(new_instance, start_sim, tmp_path):
+    """DSS passes -Xmx2g for any process whose <proc>.xmx install.ini leaves out (KIT
+    dkuinstall/java.py xmxDefault="2g", envfiles.py): backend and hproxy as well as JEK and FEK."""
+    spec = small_spec()
+    spec["java"] = {"backend.xmx": None, "jek.xmx": None, "fek.xmx": None, "hproxy.xmx": None}
+    spec["general_settings"] = {"maxRunningActivities": 3}
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model, dss_processes=True)
+    args = ("--dip-home", str(dip_home), "--url", sim.url, "--api-key", sim.api_key("admin"),
+            "--history-dir", str(tmp_path / "h"))
+    report = cli(*args)
+    heaps = {r["process"]: r for r in table(report, "heaps")}
+    assert {n: (h["xmx_bytes"], h["source"]) for n, h in heaps.items()} == {
+        n: (2 * GIB, "2g (default)") for n in ("backend", "jek", "fek", "hproxy")}
+    # backend + 3 activities x JEK + 1 running FEK + the running hproxy, all 2g
+    assert figure(report, "heap_worst_case_bytes") == (2 + 3 * 2 + 2 + 2) * GIB
+    assert "heap.backend" in findings(report)  # 2g is below the 8g recommended for < 10 users
+    text = nodeops_cli.run("capacity-report", "--format", "text", *args).stdout
+    assert "2g (default)" in text
+
+
+def test_no_activity_limit_makes_the_worst_case_unbounded(new_instance, start_sim, tmp_path):
+    """maxRunningActivities 0 is "unlimited" (KIT admin/general/flow-build.html): any number of
+    JEKs may start, so no sum of heaps is a worst case."""
+    spec = small_spec()
+    spec["general_settings"] = {"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 3}
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model)
+    args = ("--dip-home", str(dip_home), "--url", sim.url, "--api-key", sim.api_key("admin"),
+            "--history-dir", str(tmp_path / "h"))
+    report = cli(*args)
+    assert figure(report, "heap_worst_case_bytes") == "unbounded"
+    (commitment,) = [f for f in report["findings"] if f["id"] == "heap.commitment"]
+    assert "no upper bound" in commitment["title"] and "unbounded" in commitment["evidence"]
+    assert "unbounded" in nodeops_cli.run("capacity-report", "--format", "text", *args).stdout
+    assert "unbounded" in nodeops_cli.run("capacity-report", "--format", "html", *args).stdout
+
+
+def test_an_unlimited_per_job_limit_leaves_the_worst_case_bounded(new_instance, start_sim, tmp_path):
+    """maxRunningActivitiesPerJob 0 (unlimited) does not raise the number of JEKs: the global
+    limit still bounds the activities, one JEK per job."""
+    spec = small_spec()
+    spec["java"] = {"backend.xmx": "4g"}
+    spec["general_settings"] = {"maxRunningActivities": 7, "maxRunningActivitiesPerJob": 0}
+    dip_home, model = new_instance(spec)
+    report = cli("--dip-home", str(dip_home), "--history-dir", str(tmp_path / "h"))
+    assert figure(report, "heap_worst_case_bytes") == (4 + 7 * 2 + 2) * GIB  # no FEK or hproxy running: one FEK
 
 
 def _synthetic_history(directory, now_ms, used_now, free_now, per_day, days=(28, 21, 14, 7)):

@@ -20,9 +20,9 @@ GIB = 1024 ** 3
 RAM_GIB = psutil.virtual_memory().total / GIB
 
 
-def audit(sim, *args, expect_failure=None):
+def audit(sim, *args, expect_failure=None, extra_env=None):
     out = nodeops_cli.run("config-audit", "--format", "json", "--dip-home", sim.state.dip_home, "--url", sim.url,
-                          "--api-key", sim.api_key("admin"), *args)
+                          "--api-key", sim.api_key("admin"), *args, extra_env=extra_env)
     assert out.returncode in (0, 1), out.stderr
     if expect_failure is not None:
         assert (out.returncode == 1) == expect_failure, out.stdout[-3000:]
@@ -59,7 +59,8 @@ def default(instance):
 
 def admin_project(sim, key="ADMIN", groups=(), scenarios=(), owner="admin"):
     """Create an administration project through the API: permissions for ``groups``,
-    scenarios given as (id, step types, active, scheduled)."""
+    scenarios given as (id, steps, active, scheduled); a step is a type (``runnable:<runnableType>``
+    for a "run macro" step) or a step dict (its id is set here)."""
     from dataikuapi import DSSClient
 
     client = DSSClient(sim.url, sim.api_key("admin"))
@@ -75,6 +76,7 @@ def admin_project(sim, key="ADMIN", groups=(), scenarios=(), owner="admin"):
         raw["triggers"] = [{"id": "t1", "type": "temporal", "active": True,
                             "params": {"frequency": "Daily", "hour": 2, "minute": 0}}] if scheduled else []
         raw.setdefault("params", {})["steps"] = [
+            dict(t, id="s%d" % i) if isinstance(t, dict) else
             {"id": "s%d" % i, "type": "runnable", "enabled": True,
              "params": {"runnableType": t[len("runnable:"):], "config": {}, "adminConfig": {}}}
             if t.startswith("runnable:") else {"id": "s%d" % i, "type": t, "enabled": True, "params": {}}
@@ -97,6 +99,20 @@ def test_memory_flags_small_backend_red_zone_big_kernels_and_heap_over_ram(insta
     assert c.get("memory.backend_ram") == ("FAIL" if 40 > 0.8 * RAM_GIB else None)
     huge = instance(java={"backend.xmx": "%dg" % int(RAM_GIB * 0.9 + 1)})
     assert checks(audit(huge), "memory.")["memory.backend_ram"] == "FAIL"
+
+
+def test_unset_heaps_are_2g_by_default(instance):
+    """DSS gives a process whose <proc>.xmx install.ini leaves out -Xmx2g (KIT dkuinstall/java.py)."""
+    sim = instance(java={"backend.xmx": None, "jek.xmx": None, "fek.xmx": None})
+    report = audit(sim)
+    assert checks(report, "memory.") == {"memory.backend": "WARN", "memory.jek": "PASS", "memory.fek": "PASS"}
+    found = {f["id"]: f for f in report["findings"]}
+    assert found["memory.backend"]["title"].startswith("Backend heap for ")
+    assert found["memory.backend"]["evidence"].startswith("2g (default); ")
+    assert found["memory.jek"]["evidence"] == found["memory.fek"]["evidence"] == "2g (default)"
+    bad = audit(instance(java={"backend.xmx": "lots"}))
+    assert [f["evidence"] for f in bad["findings"] if f["id"] == "memory.backend"] == [
+        "install.ini backend.xmx = 'lots' is not a size"]
 
 
 # ---- cgroups ---------------------------------------------------------------------------
@@ -195,6 +211,8 @@ def test_activity_limits_pass_warn_fail_and_fix(instance, default):
     sim = instance(general_settings={"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 20})
     assert checks(audit(sim), "limits.") == {"limits.maxRunningActivities": "FAIL",
                                              "limits.maxRunningActivitiesPerJob": "WARN"}
+    titles = {f["id"]: f["title"] for f in audit(sim)["findings"]}
+    assert titles["limits.maxRunningActivities"] == "maxRunningActivities = 0 (unlimited)"
     fixed = audit(sim, "--apply-fixes", "true")
     assert set(checks(fixed, "limits.").values()) == {"PASS"}
     from dataikuapi import DSSClient
@@ -209,6 +227,17 @@ def test_activity_limits_pass_warn_fail_and_fix(instance, default):
 
 
 # ---- disk, logs, kernels ----------------------------------------------------------------
+def test_no_activity_limit_says_the_heaps_are_unbounded(instance):
+    """0 means unlimited for both limits (KIT flow-build.html; the facts page): the audit says so, and
+    that the Java heaps' worst case then has no bound."""
+    sim = instance(general_settings={"maxRunningActivities": 0, "maxRunningActivitiesPerJob": 0})
+    found = {f["id"]: f for f in audit(sim)["findings"]}
+    assert found["limits.maxRunningActivities"]["title"] == "maxRunningActivities = 0 (unlimited)"
+    assert found["limits.maxRunningActivitiesPerJob"]["title"] == "maxRunningActivitiesPerJob = 0 (unlimited)"
+    assert "worst case is unbounded" in found["limits.maxRunningActivities"]["evidence"]
+    assert "unbounded" not in found["limits.maxRunningActivitiesPerJob"]["evidence"]
+
+
 def test_disk_checks_report_the_real_filesystem(default):
     st = os.statvfs(str(default.state.dip_home))
     c = checks(audit(default), "disk.")
@@ -230,6 +259,27 @@ def test_log_backlog_old_or_many(instance):
     report = audit(instance(projects=many, orphan_projects=[]))
     assert checks(report, "logs.") == {"logs.jobs": "WARN", "logs.scenarios": "WARN"}
     assert any("BUSY (1001" in f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs")
+
+
+def test_log_backlog_ages_read_ids_as_utc_whatever_the_zone(instance):
+    """The oldest job's age comes from its ID, read as UTC: the audit, run in a zone far from UTC,
+    gives the age by DSS's own initiationTimestamp. The zone is the one whose offset would change
+    the whole number of days of that age if the ID were read as local time."""
+    import time as _time
+
+    if not os.path.exists("/usr/share/zoneinfo/Pacific/Kiritimati"):
+        pytest.skip("no tz database")
+    old = [{"key": "OLD", "owner": "alice", "jobs": {"count": 50, "max_age_days": 90}}]
+    sim = instance(projects=old, orphan_projects=[])
+    oldest = min(j["def"]["initiationTimestamp"] for j in sim.state.model["jobs"]["OLD"])
+    age_days = (_time.time() * 1000 - oldest) / 86400000.0
+    fraction = age_days % 1
+    # read as local time, +14 h looks 14 h older, -11 h looks 11 h younger: one of them crosses a day
+    zone = "Pacific/Pago_Pago" if fraction < 11 / 24.0 else "Pacific/Kiritimati"
+    assert 0.01 < fraction < 0.99  # minutes of test time cannot change the whole number of days
+    report = audit(sim, extra_env={"TZ": zone})
+    (evidence,) = [f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs"]
+    assert "OLD (50, oldest %d days)" % int(age_days) in evidence, (zone, age_days, evidence)
 
 
 def test_kernels_idle_for_a_day(default, instance):
@@ -308,6 +358,48 @@ def test_admin_project_open_to_users_or_without_schedules_is_flagged(default):
     assert checks(report, "admin.") == {"admin.exists": "PASS", "admin.permissions": "FAIL",
                                         "admin.purge": "WARN", "admin.cull": "WARN"}
     assert checks(report, "monitoring") == {"monitoring": "WARN"}
+
+
+def _step(step_type, **over):
+    """A step as DSS's scenario editor saves it (KIT scenarios.js; MAL Retrain_model.json)."""
+    step = {"type": step_type, "name": step_type, "enabled": True, "runConditionType": "RUN_IF_STATUS_MATCH",
+            "runConditionStatuses": ["SUCCESS", "WARNING"], "runConditionExpression": "", "resetScenarioStatus": False,
+            "maxRetriesOnFail": 0, "delayBetweenRetries": 10, "params": {"config": {}, "proceedOnFailure": False}}
+    if step_type.startswith("pyrunnable_"):
+        step.update(type="runnable", params={"runnableType": step_type, "config": {}, "adminConfig": {},
+                                             "proceedOnFailure": False})
+    step.update(over)
+    return step
+
+
+def test_disabled_steps_do_not_count_as_scheduled_maintenance(default):
+    """DSS disables a step with runConditionType DISABLED (its editor), or a step is saved
+    with enabled: false: a scenario whose only purge, cull or metrics step is disabled
+    schedules nothing."""
+    admin_project(default, groups=["administrators"], scenarios=[
+        ("NIGHTLY", [_step("pystep_node-ops_purge-job-logs", runConditionType="DISABLED"),
+                     _step("pyrunnable_node-ops_purge-scenario-logs", runConditionType="DISABLED")], True, True),
+        ("CULL", [_step("pyrunnable_node-ops_cull-kernels", enabled=False)], True, True),
+        ("METRICS", [_step("pystep_node-ops_collect-metrics", runConditionType="DISABLED")], True, True)])
+    report = audit(default)
+    assert checks(report, "admin.") == {"admin.exists": "PASS", "admin.permissions": "PASS",
+                                        "admin.purge": "WARN", "admin.cull": "WARN"}
+    assert checks(report, "monitoring") == {"monitoring": "WARN"}
+    evidence = {f["id"]: f["evidence"] for f in report["findings"]}
+    assert "disabled step(s), not counted, in NIGHTLY" in evidence["admin.purge"]
+    assert "disabled step(s), not counted, in CULL" in evidence["admin.cull"]
+    assert "disabled step(s), not counted, in METRICS" in evidence["monitoring"]
+
+
+def test_an_enabled_step_next_to_a_disabled_one_counts(default):
+    admin_project(default, groups=["administrators"], scenarios=[
+        ("NIGHTLY", [_step("pystep_node-ops_purge-job-logs", runConditionType="DISABLED"),
+                     _step("pystep_node-ops_purge-job-logs", runConditionType="RUN_ALWAYS")], True, True),
+        ("CULL", [_step("pyrunnable_node-ops_cull-kernels")], True, True),
+        ("METRICS", [_step("pystep_node-ops_collect-metrics")], True, True)])
+    report = audit(default)
+    assert set(checks(report, "admin.").values()) == {"PASS"}
+    assert checks(report, "monitoring") == {"monitoring": "PASS"}
 
 
 def test_admin_project_owned_by_a_user_is_flagged(default):

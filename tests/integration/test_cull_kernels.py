@@ -2,8 +2,11 @@
 against the simulator, whose sessions are real kernel processes. Each rule and
 each protection has a test that fails without it."""
 
+import json
+
 import pytest
 
+from dssbench import cli as nodeops_cli
 from dssbench.datadir import small_spec
 from dssbench.harness import DSSRefused, Harness
 
@@ -118,6 +121,33 @@ def test_memory_rule_counts_children_and_ignores_what_is_not_a_local_kernel(inst
     assert killed(inst) == {"big"}
     assert step.variables["nodeops_cull_kernels_memory_freed_bytes"] > 100 * MIB
     assert step.variables["nodeops_cull_kernels_unknown_memory"] == 1
+
+
+def test_a_containerized_kernel_has_unknown_memory_not_its_forwarders(inst):
+    """The session's local PID is the kernel's forwarder, a real process whose command line is the
+    one DSS gives it (KIT remote_kernel.py) and names the kernel's connection file: its 120 MiB are
+    the forwarder's, never the kernel's memory."""
+    import psutil
+
+    (session,) = [s for nb in inst.model["notebooks"]["CHURN_MODEL"] if nb["name"] == "in_container"
+                  for s in nb["sessions"]]
+    cmdline = psutil.Process(inst.kernels["in_container"].pid).cmdline()
+    assert cmdline[1:4] == ["-m", "dataiku.notebook.remote_kernel_forwarder", "--remote-type"]
+    assert cmdline[-2] == "--connection-file"
+    assert cmdline[-1].endswith("/jupyter-run/jupyter/runtime/kernel-%s.json" % session["kernelId"])
+    out = nodeops_cli.run("cull-kernels", "--format", "json", "--url", inst.sim.url, "--api-key",
+                          inst.sim.api_key("admin"), "--max-idle-hours", "0", "--max-memory-mb", "50")
+    assert out.returncode == 0, out.stderr
+    rows = {r["notebook"]: r for r in json.loads(out.stdout)["tables"][0]["rows"]}
+    forwarder = inst.kernels["in_container"].pid
+    assert rows["in_container"]["rss"] is None and rows["in_container"]["decision"] == "keep"
+    assert rows["in_container"]["memory_note"] == "kernel in a container (PID %d is its local forwarder)" % forwarder
+    assert rows["big"]["decision"] == "would kill" and rows["big"]["memory_note"] == ""
+    step = inst.h.run_step("cull-kernels", {"max_idle_hours": 0, "max_memory_mb": 50})
+    assert step.ok, step.stdout
+    assert step.variables["nodeops_cull_kernels_unknown_memory"] == 1
+    html = inst.h.run_macro("cull-kernels", {"max_idle_hours": 0, "max_memory_mb": 50}).result
+    assert "kernel in a container" in html
 
 
 def test_busy_kernels_are_protected_until_max_busy_hours(inst, make):

@@ -2,11 +2,14 @@
 simulator and a real DIP_HOME. Each protection has a test that fails without it."""
 
 import datetime as dt
+import json
 import os
 import subprocess
+import time
 
 import pytest
 
+from dssbench import cli as nodeops_cli
 from dssbench.datadir import small_spec
 from dssbench.harness import DSSRefused, Harness
 from nodeops import retention, safedelete
@@ -241,6 +244,79 @@ def test_non_admin_is_refused(instance):
     assert not out.ok and out.error.startswith("permission denied")
     step = h.run_step("purge-job-logs", {"dry_run": False}, user="alice")
     assert not step.ok and "permission denied" in step.error_message
+
+
+DAY_MS = 24 * 3600 * 1000
+HOUR_MS = 3600 * 1000
+#: Far zones: +14 h (a UTC time read as local looks 14 h older) and -11 h (11 h younger).
+FAR_ZONES = {"Pacific/Kiritimati": 14, "Pacific/Pago_Pago": -11}
+
+
+@pytest.fixture
+def dense(new_instance, start_sim):
+    """The demo instance plus a project whose jobs and runs are dense over 10 days, none running."""
+    if not os.path.exists("/usr/share/zoneinfo/Pacific/Kiritimati"):
+        pytest.skip("no tz database")
+    spec = small_spec()
+    spec["projects"].append({"key": "DENSE", "owner": "alice", "managed_datasets": 2,
+                             "jobs": {"count": 300, "max_age_days": 10, "log_bytes": [100, 200]},
+                             "scenarios": [{"id": "EVERY_2H", "runs": 120, "every_hours": 2}]})
+    dip_home, model = new_instance(spec)
+    return dip_home, model, start_sim(dip_home, model)
+
+
+def _misread_window(starts, offset_hours, retention_days, now_ms):
+    """Entries a purge reading the IDs as local time in a zone ``offset_hours`` from UTC would
+    decide wrongly (more than 10 minutes from the cutoff, so the test's own duration cannot)."""
+    cutoff = now_ms - retention_days * DAY_MS
+    shift = offset_hours * HOUR_MS  # local reading: epoch = true start - shift
+    margin = 10 * 60 * 1000
+    return {n for n, t in starts.items() if (t >= cutoff + margin and t - shift < cutoff - margin)
+            or (t < cutoff - margin and t - shift >= cutoff + margin)}
+
+
+@pytest.mark.parametrize("zone", sorted(FAR_ZONES))
+def test_job_ages_come_from_ids_read_as_utc_whatever_the_zone(dense, zone):
+    """The time in a job ID is UTC (the one public example matches its initiationTimestamp
+    exactly): the command line, run in a zone far from UTC, selects exactly the jobs older than
+    the retention by DSS's own initiationTimestamp, and reports their true age."""
+    dip_home, model, sim = dense
+    now_ms = time.time() * 1000
+    jobs = {j["def"]["id"]: j["def"]["initiationTimestamp"] for j in model["jobs"]["DENSE"]}
+    days, margin = 5, 10 * 60 * 1000
+    assert _misread_window(jobs, FAR_ZONES[zone], days, now_ms)  # entries a local-time reading gets wrong
+    out = nodeops_cli.run("purge-job-logs", "--format", "json", "--dip-home", dip_home, "--url", sim.url,
+                          "--api-key", sim.api_key("admin"), "--retention-days", days, "--keep-last", 0,
+                          "--projects-mode", "INCLUDED", "--projects", "DENSE", extra_env={"TZ": zone})
+    assert out.returncode == 0, out.stderr
+    rows = {r["entry"]: r for r in next(t for t in json.loads(out.stdout)["tables"] if t["key"] == "entries")["rows"]}
+    cutoff = now_ms - days * DAY_MS
+    for name, start in jobs.items():
+        if abs(start - cutoff) > margin:
+            assert (name in rows) == (start < cutoff), (name, (now_ms - start) / DAY_MS)
+    for name, row in rows.items():
+        assert row["age_days"] == pytest.approx((now_ms - jobs[name]) / DAY_MS, abs=0.1)
+
+
+@pytest.mark.parametrize("zone", sorted(FAR_ZONES))
+def test_run_ages_come_from_ids_read_as_utc_whatever_the_zone(dense, monkeypatch, zone):
+    """Scenario run IDs are read as UTC too: the step, run as DSS would start it on a host in a
+    far zone, deletes exactly the runs that started before the cutoff (the run's start as DSS
+    reports it)."""
+    dip_home, model, sim = dense
+    now_ms = time.time() * 1000
+    runs = {r["runId"]: r["start"] for r in model["scenario_runs"]["DENSE"]["EVERY_2H"]}
+    days, margin = 5, 10 * 60 * 1000
+    assert _misread_window(runs, FAR_ZONES[zone], days, now_ms)
+    monkeypatch.setenv("TZ", zone)  # inherited by the step's process
+    step = Harness(sim).run_step("purge-scenario-logs", {"retention_days": days, "keep_last": 0, "dry_run": False,
+                                                        "projects_mode": "INCLUDED", "projects": ["DENSE"]})
+    assert step.ok, step.stderr
+    left = {r.name for r in (dip_home / "scenarios" / "DENSE" / "EVERY_2H").iterdir()}
+    cutoff = now_ms - days * DAY_MS
+    for name, start in runs.items():
+        if abs(start - cutoff) > margin:
+            assert (name in left) == (start >= cutoff), (name, (now_ms - start) / DAY_MS)
 
 
 def run_folders(dip_home):

@@ -17,15 +17,20 @@ JOB_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})$")
 RUN_RE = re.compile(r"^\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-\d{3}$")
 
 
+UTC = datetime.timezone.utc
+
+
 def _job_id_ms(job_id):
+    """The time in a job ID, read as UTC (as DSS writes it)."""
     m = JOB_RE.search(job_id)
     assert m, job_id
-    return round(datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H-%M-%S.%f").timestamp() * 1000)
+    return round(datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H-%M-%S.%f").replace(tzinfo=UTC).timestamp()
+                 * 1000)
 
 
 def _run_id_ms(run_id):
     assert RUN_RE.match(run_id), run_id
-    d = datetime.datetime.strptime(run_id[:19], "%Y-%m-%d-%H-%M-%S")
+    d = datetime.datetime.strptime(run_id[:19], "%Y-%m-%d-%H-%M-%S").replace(tzinfo=UTC)
     return round(d.timestamp() * 1000) + int(run_id[20:])
 
 
@@ -189,7 +194,7 @@ def test_job_ids_and_mtimes(small):
                 assert _mtime_ms(folder) == id_ms
             else:
                 assert j["stableState"] is True and j["endTime"] > j["startTime"]
-                # folder mtime = job end (local time round-trip of the ID gives the start)
+                # folder mtime = job end (the ID, read as UTC, gives the start)
                 assert _mtime_ms(folder) == j["endTime"]
                 assert _mtime_ms(os.path.join(folder, "output.log")) == j["endTime"]
                 assert 0 < _mtime_ms(folder) - id_ms <= 3 * 3600 * 1000
@@ -408,10 +413,13 @@ def test_scale_spec_counts(tmp_path):
     assert sum(1 for jobs in m["jobs"].values() for j in jobs if j["state"] == "RUNNING") >= 1
 
 
-def test_local_time_ids_across_a_dst_change(tmp_path, monkeypatch):
+@pytest.mark.parametrize("zone", ["America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_ids_are_utc_whatever_the_zone_of_the_builder(tmp_path, monkeypatch, zone):
+    """DSS writes the time in a job ID in UTC (the one public example matches its
+    initiationTimestamp in UTC exactly): the builder does, in any zone, across a DST change."""
     if not hasattr(time, "tzset"):
         pytest.skip("no time.tzset")
-    monkeypatch.setenv("TZ", "America/New_York")
+    monkeypatch.setenv("TZ", zone)
     time.tzset()
     try:
         if time.localtime(1793000000).tm_gmtoff == 0:
@@ -424,12 +432,14 @@ def test_local_time_ids_across_a_dst_change(tmp_path, monkeypatch):
         m = build_datadir(spec, root)
         assert m["now_ms"] == round(datetime.datetime(2026, 11, 3, 9, 30).timestamp() * 1000)
         for j in m["jobs"]["DST"]:
-            assert _job_id_ms(j["def"]["id"]) == j["startTime"]
+            assert _job_id_ms(j["def"]["id"]) == j["startTime"] == j["def"]["initiationTimestamp"]
             assert _mtime_ms(os.path.join(root, "jobs", "DST", j["def"]["id"])) == j["endTime"]
         for r in m["scenario_runs"]["DST"]["S"]:
             assert _run_id_ms(r["runId"]) == r["start"]
-        offsets = {time.localtime(j["startTime"] // 1000).tm_gmtoff for j in m["jobs"]["DST"]}
-        assert len(offsets) == 2
+            assert os.path.isdir(os.path.join(root, "scenarios", "DST", "S", r["runId"]))
+        if zone == "America/New_York":
+            offsets = {time.localtime(j["startTime"] // 1000).tm_gmtoff for j in m["jobs"]["DST"]}
+            assert len(offsets) == 2
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -108,12 +109,40 @@ def test_every_operation_says_whether_it_reads_dip_home():
         Operation("new-op", "New", (), lambda ctx, params, progress=None: None)
 
 
-def test_runnable_defines_myrunnable(plugin_zip):
-    for name, data in plugin_zip.items():
+_LOAD_AS_DSS = """
+import json, sys
+import run_runnable
+out = {}
+for path in sys.argv[1:]:
+    try:
+        clazz = run_runnable.runnable_class(run_runnable.load_module(open(path, encoding="utf-8").read()))
+        runnable = run_runnable.instantiate(clazz, "PROJECT", {}, {})
+        out[path] = [clazz.__name__, run_runnable.progress_target(runnable)]
+    except Exception as e:
+        out[path] = ["error", str(e)]
+print(json.dumps(out))
+"""
+
+
+def test_each_runnable_py_has_the_single_runnable_subclass_dss_loads(plugin_zip, tmp_path):
+    """DSS takes the single subclass of Runnable among the module's names (imported ones
+    included), whatever its name, calls __init__ with 1 to 4 arguments and reads
+    get_progress_target(): each runnable.py of the zip, loaded by the bench's loader."""
+    paths = []
+    for name, data in sorted(plugin_zip.items()):
         if name.endswith("/runnable.py"):
-            tree = ast.parse(data)
-            classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
-            assert classes == ["MyRunnable"], name
+            path = tmp_path / name.replace("/", "__")
+            path.write_bytes(data)
+            paths.append(str(path))
+    assert paths
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        str(ROOT / p) for p in ("tests/dssbench/dataiku_stub", "python-lib", "tests/dssbench")))
+    proc = subprocess.run([sys.executable, "-c", _LOAD_AS_DSS] + paths, capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout)
+    for path in paths:
+        assert loaded[path] == ["MyRunnable", None], path
 
 
 def _imports_dataiku(path):

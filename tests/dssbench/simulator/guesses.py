@@ -65,6 +65,20 @@ MANAGED_FOLDER_DEFAULT_TYPE = "Filesystem"
 KERNEL_RUNTIME_DIR = "jupyter-run/jupyter/runtime"
 KERNEL_CMDLINE = "-f <KERNEL_RUNTIME_DIR>/kernel-<kernelId>.json"
 
+#: A kernel running in a container is a local forwarder process,
+#: ``python -m dataiku.notebook.remote_kernel_forwarder --remote-type <type> ...
+#: --connection-file <runtime>/kernel-<kernelId>.json`` (KIT remote_kernel.py
+#: builds that argv; verified), whose PID the session reports. The value of
+#: ``--remote-type`` for a containerized kernel is not in the KIT (guess).
+FORWARDER_MODULE = "dataiku.notebook.remote_kernel_forwarder"
+CONTAINER_REMOTE_TYPE = "container"
+
+#: How a macro run fails when get_progress_target() returns a unit outside
+#: SIZE, FILES, RECORDS, NONE or a target that is not a number: the Python side
+#: sends it as is (KIT progress_utils.py), the backend's reading of it is not
+#: public. The bench fails the run (tests/dssbench/run_runnable.py), with its own message.
+PROGRESS_TARGET_CHECK = "the run fails"
+
 
 def dss_process_layout(dip_home, install_dir="/opt/dataiku-dss-14.2.1"):
     """The processes of a running DSS as ``ps`` shows them (for the capacity report's tests).

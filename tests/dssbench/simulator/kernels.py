@@ -7,8 +7,12 @@ process that started it goes away, so a crashed test leaves nothing behind.
 
 Its command line ends like a Jupyter kernel's, ``-f <runtime>/kernel-<kernelId>.json``
 (how DSS starts kernels is in guesses.KERNEL_CMDLINE). A session whose kernel
-runs in a container is stood in for by a local process that is not a kernel
-(no connection file on its command line), whose PID the session reports.
+runs in a container has, on this host, the kernel's forwarder, whose PID the
+session reports: a real ``python -m dataiku.notebook.remote_kernel_forwarder
+--remote-type <type> --connection-file <runtime>/kernel-<kernelId>.json``
+(the argv DSS's ``dataiku/notebook/remote_kernel.py`` writes in the kernel
+spec), run from a stand-in module of that name, holding ``memory_mb`` of its own.
+A stand-in made without a connection file is a local process that is not a kernel.
 """
 
 import os
@@ -17,6 +21,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from . import guesses
 
 _KERNEL_SCRIPT = r"""
 import os, sys, time, subprocess
@@ -36,19 +42,43 @@ for p in procs:
 """
 
 
+#: The stand-in forwarder module: the real one's options, then the kernel script's work.
+_FORWARDER_MODULE = r"""
+import argparse, os, sys
+parser = argparse.ArgumentParser(prog="remote-kernel")
+for option in ("--connection-file", "--remote-type", "--env-lang", "--env-name", "--project-key", "--bundle-id",
+               "--container-conf"):
+    parser.add_argument(option)
+parser.parse_args(sys.argv[1:])
+script = os.environ["NODEOPS_KERNEL_SCRIPT"]
+sys.argv = [script] + os.environ["NODEOPS_FORWARDER_ARGS"].split()
+exec(compile(open(script).read(), script, "exec"))
+"""
+
+
 class Kernel:
-    def __init__(self, memory_mb, children_mb=(), connection_file=None):
-        """``connection_file`` None: not a kernel (the local stand-in of a containerized one)."""
+    def __init__(self, memory_mb, children_mb=(), connection_file=None, container=False):
+        """``connection_file`` None: not a kernel. ``container``: the local forwarder of a
+        kernel that runs in a container (its command line names ``connection_file``)."""
         self.memory_mb = int(memory_mb)
         self.children_mb = tuple(int(x) for x in children_mb)
         self.connection_file = connection_file
+        self.container = bool(container) and connection_file is not None
         self.process = None
 
     def start(self, script_path):
         env = dict(os.environ, NODEOPS_KERNEL_SCRIPT=script_path)
-        argv = [sys.executable, script_path, str(self.memory_mb), str(os.getpid())] + [str(c) for c in self.children_mb]
-        if self.connection_file:
-            argv += ["-f", str(self.connection_file)]
+        args = [str(self.memory_mb), str(os.getpid())] + [str(c) for c in self.children_mb]
+        if self.container:
+            lib = _forwarder_lib(os.path.dirname(script_path))
+            env["PYTHONPATH"] = os.pathsep.join([lib] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+            env["NODEOPS_FORWARDER_ARGS"] = " ".join(args)
+            argv = [sys.executable, "-m", guesses.FORWARDER_MODULE, "--remote-type", guesses.CONTAINER_REMOTE_TYPE,
+                    "--connection-file", str(self.connection_file)]
+        else:
+            argv = [sys.executable, script_path] + args
+            if self.connection_file:
+                argv += ["-f", str(self.connection_file)]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         return self
 
@@ -78,6 +108,19 @@ class Kernel:
             self.process.wait(timeout)
         if self.process.stdout:
             self.process.stdout.close()
+
+
+def _forwarder_lib(directory):
+    """A folder holding the stand-in ``dataiku.notebook.remote_kernel_forwarder`` module."""
+    lib = os.path.join(directory, "forwarder-lib")
+    package = os.path.join(lib, *guesses.FORWARDER_MODULE.split(".")[:-1])
+    if not os.path.isdir(package):
+        os.makedirs(package)
+        for level in range(1, len(guesses.FORWARDER_MODULE.split("."))):
+            open(os.path.join(lib, *guesses.FORWARDER_MODULE.split(".")[:level], "__init__.py"), "w").close()
+        with open(os.path.join(package, guesses.FORWARDER_MODULE.split(".")[-1] + ".py"), "w") as f:
+            f.write(_FORWARDER_MODULE)
+    return lib
 
 
 def write_script(directory):

@@ -206,7 +206,7 @@ def scenario_status(call, key, sid):
 
 
 def _run_id_for(ms):
-    t = _dt.datetime.fromtimestamp(ms / 1000.0)
+    t = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)  # UTC, as the builder's IDs
     return t.strftime("%Y-%m-%d-%H-%M-%S-") + "%03d" % (ms % 1000)
 
 

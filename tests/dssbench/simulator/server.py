@@ -139,9 +139,9 @@ class DSSSimulator:
         for project_sessions in self.state.model["notebooks"].values():
             for nb in project_sessions:
                 for s in nb.get("sessions", []):
-                    conn = None if s.get("container") else (
-                        self.state.dip_home / guesses.KERNEL_RUNTIME_DIR / ("kernel-%s.json" % s["kernelId"]))
-                    k = kernels.Kernel(s.get("memory_mb", 20), s.get("children_mb", ()), conn)
+                    conn = self.state.dip_home / guesses.KERNEL_RUNTIME_DIR / ("kernel-%s.json" % s["kernelId"])
+                    k = kernels.Kernel(s.get("memory_mb", 20), s.get("children_mb", ()), conn,
+                                       container=s.get("container", False))
                     self.state.kernels[s["sessionId"]] = k
                     todo.append(k)
         kernels.start_all(todo, self._tmp.name)

@@ -4,7 +4,7 @@ import json
 
 
 class Runnable(object):
-    """Base class of macros. DSS instantiates ``MyRunnable(project_key, config, plugin_config)``."""
+    """Base class of macros. DSS instantiates the single subclass found in runnable.py (see run_runnable.py)."""
 
     def __init__(self, project_key, config, plugin_config):
         self.project_key = project_key
