@@ -23,9 +23,9 @@ from .connection import (TIMEOUT, TIMEOUT_ENV, DataikuException, TimeoutAdapter,
 from .folders import managed_folder, read_folder_file, write_folder_file
 from .jobs import (failed_scenario_runs, running_job_ids, running_jobs, running_jobs_by_project,
                    running_scenario_count, running_scenarios)
-from .macros import MacroFailed, run_macro
+from .macros import MAX_WAIT_ENV, MacroFailed, max_wait_seconds, run_macro
 from .notebooks import NEW_NOTEBOOK_API, OLD_NOTEBOOK_API, notebook_sessions, unload_session
 from .projects import project_keys, project_setup
 
 __all__ = ["DataikuException", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "connect", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "license_expiry_ms", "managed_folder", "notebook_sessions", "project_keys", "project_setup", "read_folder_file", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "write_folder_file"]
-__all__ += ["MacroFailed", "run_macro"]
+__all__ += ["MAX_WAIT_ENV", "MacroFailed", "max_wait_seconds", "run_macro"]
