@@ -21,10 +21,12 @@ the report, save the static insight, set the scenario variables, fail on
 same error with the same message.
 """
 
+import os
 import re
 
 from . import dssapi, errors, operations, render
 from .adminproject import PLUGIN_ID
+from .report import printable_text
 from .dssapi import MacroFailed
 
 
@@ -59,12 +61,14 @@ def run_operation(operation_id, ctx, config):
     """The report of ``operation_id`` made by its macro, for the step running in ``ctx``."""
     op = operations.get(operation_id)
     params = op.parse(config, ctx)  # the local run's refusal (ParameterError), before anything happens
+    max_wait = dssapi.max_wait_seconds(os.environ.get(dssapi.MAX_WAIT_ENV))
     ctx.require_admin()  # the local run's refusal, not DSS's own for a requiresGlobalAdmin macro
     client = ctx.require_client()
     if op.step_prepare is not None:
         op.step_prepare(ctx, params)
     try:
-        html = dssapi.run_macro(client, ctx.project_key, macro_type(op.id), macro_config(op, config))
+        html = dssapi.run_macro(client, ctx.project_key, macro_type(op.id), macro_config(op, config),
+                                 max_wait=max_wait)
     except MacroFailed as failure:
         raise _same_error(failure) from None
     try:
@@ -72,4 +76,8 @@ def run_operation(operation_id, ctx, config):
     except ValueError as e:
         raise errors.Unavailable("the result of macro %s is not a node-ops report (%s): is the plugin's macro of "
                                  "the same version as its step?" % (macro_type(op.id), e)) from None
+    if report.operation != op.id:
+        raise errors.Unavailable("the result of macro %s is a report of %r, not of %s: is the plugin installed "
+                                 "whole?" % (macro_type(op.id), printable_text(str(report.operation))[:80],
+                                              op.id))
     return op.apply_step_params(report, params)

@@ -165,15 +165,36 @@ class Report:
 
     @classmethod
     def from_dict(cls, d) -> "Report":
-        """The report :meth:`to_dict` gave (after a JSON round trip: tuples come back as lists)."""
+        """The report :meth:`to_dict` gave (after a JSON round trip: tuples come back as lists).
+
+        ValueError for anything else (a field missing, unknown or of the wrong type): a step
+        reads its macro's report with this and must not mistake another result for one."""
+        if not isinstance(d, dict):
+            raise ValueError("not a node-ops report: a JSON %s, not an object" % type(d).__name__)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError("not a node-ops report: unknown field(s) %s" % ", ".join(sorted(unknown)))
+        for name, types in _REPORT_FIELD_TYPES.items():
+            if name in d and not isinstance(d[name], types):
+                raise ValueError("not a node-ops report: field %s is a %s" % (name, type(d[name]).__name__))
+        if isinstance(d.get("generated_at_ms"), bool):
+            raise ValueError("not a node-ops report: field generated_at_ms is a bool")
         d = dict(d)
-        d["summary"] = [Figure(**f) for f in d.get("summary", [])]
-        d["findings"] = [Finding(**f) for f in d.get("findings", [])]
-        d["tables"] = [Table(t["key"], t["title"], [Column(**c) for c in t["columns"]], list(t["rows"]))
-                       for t in d.get("tables", [])]
-        d["charts"] = [Chart(**c) for c in d.get("charts", [])]
-        return cls(**d)
+        try:
+            d["summary"] = [Figure(**f) for f in d.get("summary", [])]
+            d["findings"] = [Finding(**f) for f in d.get("findings", [])]
+            d["tables"] = [Table(t["key"], t["title"], [Column(**c) for c in t["columns"]], list(t["rows"]))
+                           for t in d.get("tables", [])]
+            d["charts"] = [Chart(**c) for c in d.get("charts", [])]
+            return cls(**d)
+        except (TypeError, KeyError) as e:  # a part missing, or not what it should be
+            raise ValueError("not a node-ops report: %s" % e) from None
+
+
+#: What each field of a report is after a JSON round trip (required fields: the first three).
+_REPORT_FIELD_TYPES = {
+    "operation": str, "title": str, "generated_at_ms": int, "summary": list, "findings": list, "tables": list,
+    "charts": list, "errors": list, "notes": list, "dry_run": (bool, type(None)), "params": dict,
+    "failure": (str, type(None)), "failure_from_errors": bool,
+}

@@ -376,3 +376,46 @@ def test_api_timeouts_still_apply_to_the_handed_over_work(instance, monkeypatch,
     long_one = h.run_step("purge-job-logs", {}, project_key="OPS")
     assert long_one.ok, long_one.stderr
     assert executions(sim, "macro", "purge-job-logs")[-1]["seconds"] > 1.2
+
+
+@pytest.mark.parametrize("isolated", MODES)
+def test_a_macro_that_never_ends_does_not_hold_the_step_forever(instance, monkeypatch, isolated):
+    """Every call answers in time, but DSS says "running" for longer than the step may wait: the
+    step ends, says so, and asks DSS to abort the macro it gave up on."""
+    sim, h, _ = instance(isolated)
+    monkeypatch.setenv("NODEOPS_MACRO_MAX_WAIT", "2")
+    sim.inject(r"/projects/[A-Z]+/jobs/$", status=None, delay=4)  # the macro's own calls: slow, not failing
+    t0 = time.time()
+    out = h.run_step("purge-job-logs", {}, project_key="OPS")
+    assert time.time() - t0 < 12
+    assert not out.ok
+    assert ("macro pyrunnable_node-ops_purge-job-logs was still running after 2 s ($NODEOPS_MACRO_MAX_WAIT)"
+            in out.error_message), out.stderr
+    aborts = [x for x in sim.hits if x.method == "POST" and "/runnables/pyrunnable_node-ops_purge-job-logs/abort/"
+              in x.path]
+    assert len(aborts) == 1 and aborts[0].status == 200, sim.hits[-5:]
+
+
+def test_a_bad_macro_wait_limit_is_refused_before_anything_runs(instance, monkeypatch):
+    sim, h, _ = instance(False)
+    monkeypatch.setenv("NODEOPS_MACRO_MAX_WAIT", "soon")
+    out = h.run_step("purge-exports", {}, project_key="OPS")
+    assert not out.ok and "$NODEOPS_MACRO_MAX_WAIT" in out.error_message, out.stderr
+    assert executions(sim, "macro", "purge-exports") == []
+
+
+def test_a_macro_result_that_is_not_the_step_s_report_fails_the_step(instance, tmp_path):
+    """The macro of the same id answers with a node-ops report of another operation (a plugin
+    installed from mixed versions, a runnable edited by hand): the step fails, it does not take
+    that report (its figures, its success) as its own."""
+    plugin = tmp_path / "node-ops"
+    shutil.copytree(ROOT, plugin, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "__pycache__", "*.pyc"))
+    runnable = plugin / "python-runnables" / "purge-exports" / "runnable.py"
+    runnable.write_text(runnable.read_text().replace('run_macro("purge-exports"', 'run_macro("purge-job-logs"'))
+    sim, h, _ = instance(False, plugins={"node-ops": plugin})
+    h = Harness(sim, plugin_dir=plugin)
+    out = h.run_step("purge-exports", {}, project_key="OPS")
+    assert not out.ok, out.stdout
+    assert ("the result of macro pyrunnable_node-ops_purge-exports is a report of 'purge-job-logs', not of "
+            "purge-exports") in out.error_message, out.stderr
+    assert executions(sim, "macro", "purge-exports")[-1]["outcome"].ok

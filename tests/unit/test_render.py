@@ -70,3 +70,22 @@ def test_html_carries_the_report_for_the_step_that_handed_over_its_work():
     assert back.tables[0].rows == [{"folder": "jobs", "disk_bytes": 1536}, {"folder": "<script>", "disk_bytes": 5}]
     with pytest.raises(ValueError, match="no node-ops report block"):
         render.report_from_html("<div>an older report</div>")
+
+
+@pytest.mark.parametrize("payload", [
+    '{"operation": "capacity-report"}',  # fields missing
+    '[1, 2]',  # not an object
+    '{"operation": "x", "title": "t", "generated_at_ms": 1, "summary": [{"key": "k"}]}',  # a figure without label
+    '{"operation": "x", "title": "t", "generated_at_ms": 1, "tables": [{"key": "t"}]}',  # a table without columns
+    '{"operation": "x", "title": "t", "generated_at_ms": 1, "findings": [{"severity": "BAD", "title": "t"}]}',
+    '{"operation": "x", "title": "t", "generated_at_ms": 1, "summary": "abc"}',
+    '{"operation": 5, "title": "t", "generated_at_ms": 1}',  # wrong types are not a report either
+    '{"operation": "x", "title": "t", "generated_at_ms": 1, "errors": "abc"}',
+    '{"operation": "x", "title": "t",',  # cut short (a truncated result)
+])
+def test_a_block_that_is_not_a_report_is_a_value_error(payload):
+    """Whatever the block holds, reading it fails with ValueError (the step's plain "not a node-ops
+    report" message), never with a TypeError or KeyError from deep inside."""
+    html = '<div></div><script type="application/json" id="node-ops-report">%s</script>' % payload
+    with pytest.raises(ValueError):
+        render.report_from_html(html)
