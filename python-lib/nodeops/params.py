@@ -296,3 +296,12 @@ def to_dss_json(param: Param) -> dict:
     if param.choices:
         out["selectChoices"] = [{"value": v, "label": l} for v, l in param.choices]
     return out
+
+
+def parse_setting(param: Param, value, source: str):
+    """One setting outside any operation's form (an environment variable, a flag): its typed
+    value (None or empty: the default), or a ParameterError that names ``source``."""
+    try:
+        return parse_params("node-ops", (param,), {param.name: value})[param.name]
+    except ParameterError as e:
+        raise ParameterError(e.operation, [p.replace("'%s'" % param.name, "'%s'" % source) for p in e.problems])

@@ -7,8 +7,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..errors import ParameterError, Unavailable
-from ..params import Param, parse_params
+from ..errors import Unavailable
+from ..params import Param, parse_setting
 
 try:  # dataikuapi is a dependency of the dataiku runtime and of the CLI
     from dataikuapi.utils import DataikuException
@@ -27,10 +27,7 @@ TIMEOUT_ENV = "NODEOPS_API_TIMEOUT"
 
 def timeout_seconds(value, source="$" + TIMEOUT_ENV):
     """The API timeout from a setting (None or empty: the default); a ParameterError naming ``source`` otherwise."""
-    try:
-        return parse_params("node-ops", (TIMEOUT,), {TIMEOUT.name: value})[TIMEOUT.name]
-    except ParameterError as e:
-        raise ParameterError(e.operation, [p.replace("'%s'" % TIMEOUT.name, "'%s'" % source) for p in e.problems])
+    return parse_setting(TIMEOUT, value, source)
 
 
 def _retry():

@@ -23,8 +23,8 @@ import time
 import requests
 import urllib3
 
-from ..errors import ParameterError, Unavailable
-from ..params import Param, parse_params
+from ..errors import Unavailable
+from ..params import Param, parse_setting
 from .connection import DataikuException, call, unreachable
 
 #: Seconds between two status calls: the first wait, then up to this, growing by half each time.
@@ -40,10 +40,7 @@ MAX_WAIT_ENV = "NODEOPS_MACRO_MAX_WAIT"
 
 def max_wait_seconds(value, source="$" + MAX_WAIT_ENV):
     """The overall wait bound from a setting (None or empty: the default); a ParameterError naming ``source``."""
-    try:
-        return parse_params("node-ops", (MAX_WAIT,), {MAX_WAIT.name: value})[MAX_WAIT.name]
-    except ParameterError as e:
-        raise ParameterError(e.operation, [p.replace("'%s'" % MAX_WAIT.name, "'%s'" % source) for p in e.problems])
+    return parse_setting(MAX_WAIT, value, source)
 
 
 class MacroFailed(Unavailable):
