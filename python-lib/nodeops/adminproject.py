@@ -32,7 +32,6 @@ from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "setup-admin-project"
 TITLE = "Set up the administration project"
-PLUGIN_ID = "node-ops"
 STATE_VARIABLE = "node_ops_setup"
 DASHBOARD_NAME = "Node health"
 _KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -82,7 +81,7 @@ STATIC_INSIGHTS = (("node-ops-capacity-report", "Capacity report", "CAPACITY_REP
 def plugin_step(step_id, name, config, retries):
     """A step running this plugin's step ``step_id``, with every field of a step DSS saved (a DSS 8
     export's plugin step: MAL ``Retrain_model.json``)."""
-    return {"id": "nodeops_%s" % step_id.replace("-", "_"), "type": "pystep_%s_%s" % (PLUGIN_ID, step_id),
+    return {"id": "nodeops_%s" % step_id.replace("-", "_"), "type": resources.step_type(step_id),
             "name": name, "runConditionType": "RUN_IF_STATUS_MATCH", "runConditionStatuses": ["SUCCESS", "WARNING"],
             "runConditionExpression": "", "resetScenarioStatus": False, "delayBetweenRetries": 60,
             "maxRetriesOnFail": retries, "params": {"config": config, "proceedOnFailure": False}}
@@ -107,7 +106,7 @@ def mail_reporter(email, channel_id, scenario_name):
 def button_insight(macro_id, label):
     """A "Macro" insight (KIT insights/runnable-button.js: ``params.runnableType``)."""
     return {"type": "runnable-button", "name": label,
-            "params": {"runnableType": "pyrunnable_%s_%s" % (PLUGIN_ID, macro_id)}}
+            "params": {"runnableType": resources.macro_type(macro_id)}}
 
 
 def last_runs_insight(scenario_id, name):

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import archives, datadir, dssapi, fixes, heaps, retention, safefs
+from . import archives, datadir, dssapi, fixes, heaps, resources, retention, safefs
 from .errors import Unavailable
 from .params import MAX_HOURS, Param
 from .report import Column, Figure, Finding, Report, Table
@@ -435,11 +435,11 @@ def _steps(scenario, disabled=False):
         if step_disabled(step) != disabled:
             continue
         t = str(step.get("type", ""))
-        if t.startswith("pystep_node-ops_"):
-            ids.add(t[len("pystep_node-ops_"):])
+        if t.startswith(resources.STEP_PREFIX):
+            ids.add(t[len(resources.STEP_PREFIX):])
         runnable = str((step.get("params") or {}).get("runnableType", ""))
-        if runnable.startswith("pyrunnable_node-ops_"):
-            ids.add(runnable[len("pyrunnable_node-ops_"):])
+        if runnable.startswith(resources.MACRO_PREFIX):
+            ids.add(runnable[len(resources.MACRO_PREFIX):])
     return ids
 
 

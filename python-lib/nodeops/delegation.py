@@ -24,15 +24,9 @@ same error with the same message.
 import os
 import re
 
-from . import dssapi, errors, operations, render
-from .adminproject import PLUGIN_ID
+from . import dssapi, errors, operations, render, resources
 from .report import printable_text
 from .dssapi import MacroFailed
-
-
-def macro_type(operation_id):
-    """The runnable type of this plugin's macro ``operation_id``."""
-    return "pyrunnable_%s_%s" % (PLUGIN_ID, operation_id)
 
 
 def macro_config(op, config):
@@ -67,7 +61,7 @@ def run_operation(operation_id, ctx, config):
     if op.step_prepare is not None:
         op.step_prepare(ctx, params)
     try:
-        html = dssapi.run_macro(client, ctx.project_key, macro_type(op.id), macro_config(op, config),
+        html = dssapi.run_macro(client, ctx.project_key, resources.macro_type(op.id), macro_config(op, config),
                                  max_wait=max_wait)
     except MacroFailed as failure:
         raise _same_error(failure) from None
@@ -75,9 +69,9 @@ def run_operation(operation_id, ctx, config):
         report = render.report_from_html(html)
     except ValueError as e:
         raise errors.Unavailable("the result of macro %s is not a node-ops report (%s): is the plugin's macro of "
-                                 "the same version as its step?" % (macro_type(op.id), e)) from None
+                                 "the same version as its step?" % (resources.macro_type(op.id), e)) from None
     if report.operation != op.id:
         raise errors.Unavailable("the result of macro %s is a report of %r, not of %s: is the plugin installed "
-                                 "whole?" % (macro_type(op.id), printable_text(str(report.operation))[:80],
+                                 "whole?" % (resources.macro_type(op.id), printable_text(str(report.operation))[:80],
                                               op.id))
     return op.apply_step_params(report, params)

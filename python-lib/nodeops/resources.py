@@ -11,6 +11,21 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 
+#: The plugin's id (plugin.json), and the type strings DSS gives its components.
+PLUGIN_ID = "node-ops"
+MACRO_PREFIX = "pyrunnable_%s_" % PLUGIN_ID
+STEP_PREFIX = "pystep_%s_" % PLUGIN_ID
+
+
+def macro_type(macro_id):
+    """The runnable type of this plugin's macro ``macro_id`` (``pyrunnable_node-ops_<id>``)."""
+    return MACRO_PREFIX + macro_id
+
+
+def step_type(step_id):
+    """The scenario step type of this plugin's step ``step_id`` (``pystep_node-ops_<id>``)."""
+    return STEP_PREFIX + step_id
+
 
 def resource_dir() -> Path:
     candidate = _HERE.parent.parent / "resource"

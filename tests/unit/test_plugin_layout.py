@@ -239,3 +239,12 @@ def test_the_api_layer_imports_nothing_above_it():
     for m, targets in _nodeops_imports().items():
         if m.startswith("nodeops.dssapi"):
             assert {t for t in targets if not t.startswith("nodeops.dssapi.")} <= allowed, m
+
+
+def test_the_component_types_name_the_plugin_of_plugin_json():
+    from nodeops import resources
+
+    plugin_id = json.loads((ROOT / "plugin.json").read_text())["id"]
+    assert resources.PLUGIN_ID == plugin_id
+    assert resources.macro_type("backup") == "pyrunnable_%s_backup" % plugin_id
+    assert resources.step_type("backup") == "pystep_%s_backup" % plugin_id
