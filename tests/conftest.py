@@ -1,9 +1,13 @@
 """Fixtures of the DSS test bench: a built DATA_DIR, a running simulator, clients, the harness."""
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from dssbench import smallfs
 from dssbench.datadir import build_datadir, small_spec
 from dssbench.harness import Harness
 from dssbench.simulator import DSSSimulator
@@ -11,11 +15,49 @@ from dssbench.simulator import DSSSimulator
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Put every temporary folder of the run on the roomy filesystem (before pytest's own
+    configure reads ``basetemp``), so that no result depends on how full the machine's disk is.
+    Only the controlling process mounts (the xdist workers inherit its basetemp and
+    $NODEOPS_TEST_TMP); where it cannot, the run stays on the host disk and a warning says how
+    full that is."""
+    if hasattr(config, "workerinput") or config.option.basetemp:
+        return
+    mnt = Path(tempfile.mkdtemp(prefix="nodeops-tests-"))
+    why_not = smallfs.mount_roomy(mnt)
+    if why_not:
+        mnt.rmdir()
+        config._nodeops_tmp = (None, why_not)
+        st = os.statvfs(tempfile.gettempdir())
+        config.issue_config_time_warning(pytest.PytestWarning(
+            "test data on the host disk (%.0f%% free): the disk findings of some tests follow it; the roomy tmpfs "
+            "could not be mounted: %s" % (100.0 * st.f_bavail / st.f_blocks, why_not)), stacklevel=2)
+        return
+    config.option.basetemp = str(mnt / "pytest")
+    os.environ[smallfs.TEST_TMP_ENV] = str(mnt)
+    config._nodeops_tmp = (mnt, None)
+
+
+def pytest_unconfigure(config):
+    mnt = getattr(config, "_nodeops_tmp", (None, None))[0]
+    if mnt is not None:
+        smallfs.umount_roomy(mnt)
+        try:
+            os.rmdir(str(mnt))
+        except OSError:
+            pass
+
+
 def pytest_report_header(config):
     import dataikuapi  # noqa: F401
     from importlib.metadata import version
 
-    return "dataiku-api-client %s (from %s)" % (version("dataiku-api-client"), Path(dataikuapi.__file__).parent)
+    lines = ["dataiku-api-client %s (from %s)" % (version("dataiku-api-client"), Path(dataikuapi.__file__).parent)]
+    mnt = getattr(config, "_nodeops_tmp", (None, None))[0]
+    if mnt is not None:
+        lines.append("test data on a %s tmpfs at %s" % (smallfs.ROOMY_SIZE, mnt))
+    return lines
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +112,7 @@ def sim(tmp_path_factory):
     s = DSSSimulator(dip_home, model, plugins={"node-ops": ROOT}).start()
     yield s
     s.stop()
+    shutil.rmtree(str(dip_home.parent), ignore_errors=True)  # 50 MB a module, kept in memory on the tmpfs
 
 
 @pytest.fixture

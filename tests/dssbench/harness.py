@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
 
+from .smallfs import TEST_TMP_ENV
+
 HERE = Path(__file__).resolve().parent
 STUB_DIR = HERE / "dataiku_stub"
 PLUGIN_DIR = HERE.parent.parent  # the repository root is the plugin root
@@ -153,12 +155,12 @@ class UserIsolation:
 
 
 def private_dip_home(spec, service, prefix="nodeops-uif-"):
-    """Build a DIP_HOME for ``spec`` that only ``service`` can read: ``/tmp/<random>/dss_data``
-    (the parent 0711, so other uids reach it without listing it), owned by the service account,
+    """Build a DIP_HOME for ``spec`` that only ``service`` can read: ``<tmp>/<random>/dss_data``
+    (``<tmp>``: $NODEOPS_TEST_TMP, the suite's roomy filesystem, else /tmp; the parent 0711, so other uids reach it without listing it), owned by the service account,
     mode 0700. Returns ``(dip_home, model)``; remove it with :func:`remove_private_dip_home`."""
     from .datadir import build_datadir
 
-    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get(TEST_TMP_ENV, "/tmp")))
     os.chmod(str(base), 0o711)
     dip_home = base / "dss_data"
     model = build_datadir(spec, dip_home)
