@@ -110,7 +110,9 @@ class DSSSimulator:
     def _serve(self):
         self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dss-simulator", daemon=True)
+        # A short poll: shutdown() waits for it, and the suite stops a simulator after most tests
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="dss-simulator", daemon=True)
         self._thread.start()
 
     def _shutdown_server(self):
