@@ -48,7 +48,8 @@ def printable(value):
 SEVERITIES = ("PASS", "INFO", "WARN", "FAIL")
 
 # Units a figure or a column may carry; renderers format values by unit.
-UNITS = ("", "bytes", "count", "percent", "hours", "days", "epoch_ms", "mb")
+#: ``forecast_ms`` is an estimated moment (epoch ms), shown at the precision an estimate deserves.
+UNITS = ("", "bytes", "count", "percent", "hours", "days", "epoch_ms", "mb", "forecast_ms")
 
 
 @dataclass
@@ -57,10 +58,17 @@ class Figure:
     label: str
     value: Any
     unit: str = ""
+    #: Shown first, in the headline (what a dashboard tile shows without scrolling).
+    headline: bool = False
+    #: "FAIL" or "WARN" when the figure counts findings (or breaches) of that severity:
+    #: the figure is coloured when it is not zero.
+    severity: str = ""
 
     def __post_init__(self):
         if self.unit not in UNITS:
             raise ValueError("unknown unit %r for figure %s" % (self.unit, self.key))
+        if self.severity not in ("", "WARN", "FAIL"):
+            raise ValueError("a figure counts WARN or FAIL findings, not %r (%s)" % (self.severity, self.key))
 
 
 @dataclass
@@ -82,10 +90,19 @@ class Column:
     key: str
     label: str
     unit: str = ""
+    #: The key of another field of each row naming this cell's unit (a column of mixed units,
+    #: such as the value of a metric); it wins over ``unit`` when the row has it.
+    unit_from: str = ""
 
     def __post_init__(self):
         if self.unit not in UNITS:
             raise ValueError("unknown unit %r for column %s" % (self.unit, self.key))
+
+    def unit_of(self, row) -> str:
+        """This column's unit in ``row``."""
+        if self.unit_from and row.get(self.unit_from) in UNITS:
+            return row[self.unit_from]
+        return self.unit
 
 
 @dataclass
@@ -96,7 +113,7 @@ class Table:
     rows: List[Dict[str, Any]] = field(default_factory=list)
 
     def add(self, **row):
-        unknown = set(row) - {c.key for c in self.columns}
+        unknown = set(row) - {c.key for c in self.columns} - {c.unit_from for c in self.columns if c.unit_from}
         if unknown:
             raise ValueError("table %s has no column(s) %s" % (self.key, ", ".join(sorted(unknown))))
         self.rows.append(row)
