@@ -1,7 +1,7 @@
-"""Rewrite the "params" of every runnable.json / step.json, and the "impersonate"
-flag of every runnable.json, from the declarations in python-lib
-(nodeops.operations: the parameters, and whether the operation reads DIP_HOME).
-The test suite fails when they differ."""
+"""Rewrite the "params" and "paramsPythonSetup" of every runnable.json / step.json,
+and the "impersonate" flag of every runnable.json, from the declarations in
+python-lib (nodeops.operations: the parameters and the form's sections, and
+whether the operation reads DIP_HOME). The test suite fails when they differ."""
 
 import json
 import sys
@@ -11,7 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python-lib"))
 
 from nodeops import operations  # noqa: E402
-from nodeops.params import to_dss_json  # noqa: E402
 
 
 def main():
@@ -20,10 +19,7 @@ def main():
         for path in sorted((ROOT / kind).glob("*/" + descriptor)):
             op = operations.get(path.parent.name)
             data = json.loads(path.read_text(encoding="utf-8"))
-            params = [to_dss_json(p) for p in op.declared_params(component)]
-            wanted = dict(data, params=params)
-            if component == "macro":
-                wanted["impersonate"] = op.impersonate  # False only when it reads DIP_HOME
+            wanted = op.descriptor(component, data)
             if data != wanted:
                 path.write_text(json.dumps(wanted, indent=4) + "\n", encoding="utf-8")
                 print("updated %s" % path.relative_to(ROOT))

@@ -27,11 +27,12 @@ ORDER = ("PASS", "INFO", "WARN", "FAIL")
 
 PARAMS = (
     Param("fail_severity", "SELECT", "Fail the step at", default="FAIL", choices=(("WARN", "WARN"), ("FAIL", "FAIL")),
+          mandatory=True, step_only=True,
           description="The step fails the scenario when a check at or above this severity is found, "
                       "so the scenario's reporters send the alert."),
     Param("backup_dir", "STRING", "Backup folder", default="",
           description="Where backups of DIP_HOME land (a local or mounted folder). Empty: backups are not checked."),
-    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1, max=MAX_HOURS,
+    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1, max=MAX_HOURS, mandatory=True,
           description="The newest backup must be younger than this."),
     Param("admin_project_key", "STRING", "Administration project key", default="ADMIN",
           description="The project that schedules the maintenance scenarios."),
@@ -572,13 +573,21 @@ def run(ctx, params, progress=None) -> Report:
         report.tables.append(t)
         if not changes:
             report.notes.append("apply_fixes: nothing to change.")
+    fail_at(report, params)
+    if not report.failure:  # a fix asked for and not applied: the run had errors
+        report.fail_on_errors(TITLE)
+    report.notes.append("Audit time: %.2f s of CPU." % (time.process_time() - started))
+    return report
+
+
+def fail_at(report, params):
+    """Fail ``report`` when a check is at ``fail_severity`` or above. A step-only parameter: the
+    macro's report (made at the default) is failed again by the step that delegated to it."""
     threshold = ORDER.index(params.fail_severity)
-    failing = [c for c in checks if ORDER.index(c.severity) >= threshold]
+    failing = [c for c in report.findings if ORDER.index(c.severity) >= threshold]
     if failing:
         report.failure = "%s: %d check(s) at %s or above: %s" % (TITLE, len(failing), params.fail_severity,
                                                                  "; ".join("%s %s" % (c.severity, c.title)
                                                                            for c in failing[:10]))
-    if not report.failure:  # a fix asked for and not applied: the run had errors
-        report.fail_on_errors(TITLE)
-    report.notes.append("Audit time: %.2f s of CPU." % (time.process_time() - started))
+        report.failure_from_errors = False
     return report

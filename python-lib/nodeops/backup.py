@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import archives, datadir, processes, safefs
 from .errors import NodeOpsError
-from .params import MAX_COUNT, Param
+from .params import MAX_COUNT, Param, separator
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "backup"
@@ -37,26 +37,33 @@ DEFAULT_EXCLUDE = ("tmp", "caches", "data-catalog", "run", "jobs", "scenarios", 
 OPTIONAL_EXCLUDE = ("exports", "prepared_bundles", "apinode-packages")
 
 PARAMS = (
+    separator("Archive", "What is archived, and where."),
     Param("target_dir", "STRING", "Backup folder", mandatory=True,
           description="Absolute path of the folder receiving the archives (outside DIP_HOME)."),
-    Param("scope", "SELECT", "What to back up", default="CONFIG",
+    Param("scope", "SELECT", "What to back up", default="CONFIG", mandatory=True,
           choices=(("CONFIG", "config/ only (safe while DSS runs)"),
                    ("DATA_DIR", "the whole data directory, minus the exclusions")),
           description="CONFIG: config/ only, consistent while DSS runs. DATA_DIR: everything but the excluded "
                       "folders; take it while DSS is stopped (command line) or from a snapshot."),
     Param("exclude", "STRINGS", "Excluded top-level folders", default=DEFAULT_EXCLUDE,
-          description="For DATA_DIR. Default from the DSS backup guidance; also consider exports, "
-                      "prepared_bundles, apinode-packages."),
-    Param("keep_daily", "INT", "Daily copies kept", default=7, min=0, max=MAX_COUNT),
-    Param("keep_weekly", "INT", "Weekly copies kept", default=4, min=0, max=MAX_COUNT),
-    Param("keep_monthly", "INT", "Monthly copies kept", default=6, min=0, max=MAX_COUNT),
-    Param("compression", "SELECT", "Compression", default="gzip", choices=(("gzip", "gzip"), ("zstd", "zstd"))),
+          visible_if="model.scope == 'DATA_DIR'",
+          description="Top-level folders of DIP_HOME left out. Default from the DSS backup guidance; also consider "
+                      "exports, prepared_bundles, apinode-packages."),
+    Param("compression", "SELECT", "Compression", default="gzip", choices=(("gzip", "gzip"), ("zstd", "zstd")),
+          mandatory=True, description="gzip works everywhere; zstd is faster and needs the zstd command on the host."),
+    separator("Retention", "Which older archives of the folder are kept; the others are deleted (dry run: listed)."),
+    Param("keep_daily", "INT", "Daily copies kept", default=7, min=0, max=MAX_COUNT, mandatory=True,
+          description="The newest archive of each of this many most recent days is kept."),
+    Param("keep_weekly", "INT", "Weekly copies kept", default=4, min=0, max=MAX_COUNT, mandatory=True,
+          description="The newest archive of each of this many most recent weeks is kept."),
+    Param("keep_monthly", "INT", "Monthly copies kept", default=6, min=0, max=MAX_COUNT, mandatory=True,
+          description="The newest archive of each of this many most recent months is kept."),
     Param("dry_run", "BOOLEAN", "Dry run (retention)", default=True,
           description="The archive is always written; old archives are only listed, not deleted."),
 )
 VERIFY_PARAMS = (Param("archive", "STRING", "Archive", mandatory=True, description="Path of the archive to check."),)
 RESTORE_PARAMS = (
-    Param("archive", "STRING", "Archive", mandatory=True),
+    Param("archive", "STRING", "Archive", mandatory=True, description="Path of the archive to restore."),
     Param("into", "STRING", "Restore into", mandatory=True, description="An empty (or new) folder."),
     Param("dry_run", "BOOLEAN", "Dry run", default=True, description="List what would be restored where."),
 )

@@ -25,15 +25,16 @@ TITLE = "Capacity report"
 INSIGHT_ID = "node-ops-capacity-report"
 
 PARAMS = (
-    Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000,
+    Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000, mandatory=True,
           description="How many of the largest folders one level below the top-level folders (e.g. jobs/SALES) "
                       "and of the largest projects to list."),
-    Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0, max=MAX_GB,
+    Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0, max=MAX_GB, mandatory=True,
           description="A finding is raised when the filesystem holding DIP_HOME is smaller than this (GB = 10^9 bytes)."),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add a snapshot to the capacity history and show the growth and the forecast "
                       "(in DSS: the managed folder node_ops_capacity_history of this project)."),
-    Param("forecast_days", "INT", "Forecast horizon (days)", default=30, min=1, max=3650,
+    Param("forecast_days", "INT", "Forecast horizon (days)", default=30, min=1, max=3650, mandatory=True,
+          visible_if="model.history",
           description="How far ahead the usage trend is drawn; a finding is raised when the filesystem "
                       "reaches 90% within this many days at the current pace."),
 )

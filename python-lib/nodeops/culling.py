@@ -23,7 +23,7 @@ from typing import List, Optional
 
 from . import dssapi, processes
 from .errors import Unavailable
-from .params import MAX_HOURS, MAX_MIB, Param
+from .params import MAX_HOURS, MAX_MIB, Param, separator
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "cull-kernels"
@@ -35,24 +35,29 @@ HOUR_MS = 3600 * 1000
 CONFIRM_TIMEOUT_S = 15.0
 
 PARAMS = (
-    Param("max_idle_hours", "DOUBLE", "Maximum idle time (hours)", default=24, min=0, max=MAX_HOURS,
+    separator("Rules", "A kernel is killed when any rule with a value above 0 applies to it."),
+    Param("max_idle_hours", "DOUBLE", "Maximum idle time (hours)", default=24, min=0, max=MAX_HOURS, mandatory=True,
           description="Kill kernels idle for longer than this. 0 = off."),
-    Param("max_age_hours", "DOUBLE", "Maximum session age (hours)", default=0, min=0, max=MAX_HOURS,
+    Param("max_age_hours", "DOUBLE", "Maximum session age (hours)", default=0, min=0, max=MAX_HOURS, mandatory=True,
           description="Kill sessions started longer ago than this, idle or not. 0 = off."),
-    Param("max_memory_mb", "INT", "Maximum memory (MiB)", default=0, min=0, max=MAX_MIB,
+    Param("max_memory_mb", "INT", "Maximum memory (MiB)", default=0, min=0, max=MAX_MIB, mandatory=True,
           description="Kill kernels whose resident memory (kernel and its child processes) exceeds this many MiB, "
                       "when the kernel runs on this host. 0 = off."),
+    separator("Protections", "Kernels the rules above never kill."),
     Param("protect_busy", "BOOLEAN", "Protect busy kernels", default=True,
           description="Never kill a kernel that is computing, unless it has been busy for longer than the maximum below."),
-    Param("max_busy_hours", "DOUBLE", "Maximum busy time (hours)", default=0, min=0, max=MAX_HOURS,
+    Param("max_busy_hours", "DOUBLE", "Maximum busy time (hours)", default=0, min=0, max=MAX_HOURS, mandatory=True,
+          visible_if="model.protect_busy",
           description="With busy kernels protected, a kernel busy without interruption for longer than this loses "
                       "the protection. 0 = busy kernels are never killed."),
     Param("protect_connected", "BOOLEAN", "Protect connected kernels", default=True,
           description="Never kill a kernel that has an open browser connection."),
-    Param("exempt_users", "STRINGS", "Exempt users", default=(),
-          description="Logins whose sessions are never touched."),
-    Param("exempt_projects", "STRINGS", "Exempt projects", default=(),
-          description="Project keys whose sessions are never touched."),
+    separator("Exemptions"),
+    Param("exempt_users", "MULTISELECT", "Exempt users", default=(), choices_from="users",
+          description="Users whose sessions are never touched."),
+    Param("exempt_projects", "MULTISELECT", "Exempt projects", default=(), choices_from="projects",
+          description="Projects whose sessions are never touched."),
+    separator("Run"),
     Param("dry_run", "BOOLEAN", "Dry run", default=True,
           description="Report exactly what would be killed; kill nothing."),
     Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,

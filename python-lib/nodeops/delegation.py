@@ -31,7 +31,7 @@ from .dssapi import MacroFailed
 
 def macro_config(op, config):
     """The step's values of the parameters the macro declares in runnable.json, and nothing else."""
-    declared = {p.name for p in op.declared_params("macro")}
+    declared = {p.name for p in op.declared_params("macro") if p.is_value}
     return {k: v for k, v in dict(config or {}).items() if k in declared}
 
 

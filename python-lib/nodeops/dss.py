@@ -12,11 +12,23 @@ from dataiku.insights import save_data as save_insight
 from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
 from dataiku.scenario import Scenario
 
-from . import delegation, dssapi, operations, render, runner
+from . import choices, delegation, dssapi, operations, render, runner
 from .context import Context
 from .errors import NodeOpsError
 
-__all__ = ["Runnable", "ResultTable", "build_context", "run_macro", "run_step"]
+__all__ = ["Runnable", "ResultTable", "build_context", "param_choices", "run_macro", "run_step"]
+
+
+def _client():
+    """``dataiku.api_client()`` (the rights of the user DSS runs this code for), every call of which
+    times out ($NODEOPS_API_TIMEOUT seconds, default 30)."""
+    return dssapi.set_timeout(dataiku.api_client(), dssapi.timeout_seconds(os.environ.get(dssapi.TIMEOUT_ENV)))
+
+
+def param_choices(payload, config=None, plugin_config=None):
+    """Body of ``do()`` in resource/choices.py: the choices of one field of a form
+    (:mod:`nodeops.choices`), listed with the rights of the user who opened it."""
+    return choices.choices(_client(), payload)
 
 
 def build_context(operation_id, project_key=None, component="macro") -> Context:
@@ -27,7 +39,7 @@ def build_context(operation_id, project_key=None, component="macro") -> Context:
     included. DIP_HOME is set by DSS for plugin code (readable when the
     component declares ``impersonate: false``).
     """
-    client = dssapi.set_timeout(dataiku.api_client(), dssapi.timeout_seconds(os.environ.get(dssapi.TIMEOUT_ENV)))
+    client = _client()
     login, is_admin, api_error = runner.identify(operation_id, client)
     return Context(dip_home=os.environ.get("DIP_HOME"), client=None if api_error else client, user=login,
                    is_admin=is_admin, project_key=project_key, component=component, api_error=api_error,

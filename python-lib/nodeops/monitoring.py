@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from . import datadir, dssapi, history, processes, safefs
 from .errors import Unavailable
-from .params import MAX_COUNT, MAX_HOURS, Param
+from .params import MAX_COUNT, MAX_HOURS, Param, separator
 from .report import Column, Figure, Finding, Report, Table
 
 COLLECT_ID = "collect-metrics"
@@ -34,30 +34,37 @@ API_TIMEOUT_S = 10.0
 HOUR_MS = 3600 * 1000
 
 COLLECT_PARAMS = (
+    separator("Graphite"),
     Param("graphite_host", "STRING", "Graphite host", default="",
           description="Carbon host receiving the plaintext protocol; empty: no Graphite."),
-    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535),
-    Param("prefix", "STRING", "Metric prefix", default="",
+    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, visible_if="model.graphite_host",
+          description="Port of Carbon's plaintext listener (2003 by default)."),
+    Param("prefix", "STRING", "Metric prefix", default="", visible_if="model.graphite_host",
           description="Graphite prefix; empty: dss.<host>.node-ops."),
+    separator("Prometheus"),
     Param("prometheus_file", "STRING", "Prometheus textfile", default="",
           description="Absolute path of a .prom file for node_exporter's textfile collector; empty: none."),
+    separator("History"),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add the values to daily CSV files (in DSS: the managed folder node_ops_metrics_history of "
-                      "this project)."),
+                      "this project; the step creates it, the macro adds to it once it exists)."),
+    separator("Run"),
     Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
           description="Fail the step when a sink could not be written (the other sinks are written anyway)."),
 )
 
 HEALTH_PARAMS = (
-    Param("max_disk_used_percent", "INT", "Disk used (%)", default=85, min=1, max=100,
+    Param("max_disk_used_percent", "INT", "Disk used (%)", default=85, min=1, max=100, mandatory=True,
           description="Breach when the DIP_HOME filesystem is fuller than this."),
-    Param("max_inodes_used_percent", "INT", "Inodes used (%)", default=85, min=1, max=100),
-    Param("min_memory_available_percent", "INT", "Memory available (%)", default=10, min=0, max=100,
+    Param("max_inodes_used_percent", "INT", "Inodes used (%)", default=85, min=1, max=100, mandatory=True,
+          description="Breach when more of the DIP_HOME filesystem's inodes than this (%) are used."),
+    Param("min_memory_available_percent", "INT", "Memory available (%)", default=10, min=0, max=100, mandatory=True,
           description="Breach when less of the host's memory is available."),
-    Param("max_alive_kernels", "INT", "Notebook kernels alive", default=200, min=0, max=MAX_COUNT),
-    Param("max_job_hours", "DOUBLE", "Job running time (hours)", default=24, min=0, max=MAX_HOURS,
+    Param("max_alive_kernels", "INT", "Notebook kernels alive", default=200, min=0, max=MAX_COUNT, mandatory=True,
+          description="Breach when more Jupyter kernels than this are alive."),
+    Param("max_job_hours", "DOUBLE", "Job running time (hours)", default=24, min=0, max=MAX_HOURS, mandatory=True,
           description="Breach when a job has been running longer than this; 0 = off."),
-    Param("max_failed_scenarios", "INT", "Failed scenario runs (24 h)", default=0, min=0, max=MAX_COUNT,
+    Param("max_failed_scenarios", "INT", "Failed scenario runs (24 h)", default=0, min=0, max=MAX_COUNT, mandatory=True,
           description="Breach when more scenario runs than this failed in the last 24 hours."),
     Param("check_api", "BOOLEAN", "Backend API reachable", default=True,
           description="Breach when the DSS backend API does not answer."),

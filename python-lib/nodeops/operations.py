@@ -14,18 +14,21 @@ DIP_HOME: the step of an operation that reads DIP_HOME hands that work to the
 macro of the same id through the API (:mod:`nodeops.delegation`).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
 from . import adminproject, audit, backup, capacity, culling, dssapi, history, monitoring, retention
 from .errors import Unavailable
-from .params import Param, parse_params
+from .params import CHOICES_SCRIPT, Param, parse_params, to_dss_json, values_of
 
 
 @dataclass(frozen=True)
 class Operation:
     id: str
     title: str
+    #: Given: the declaration, in the order of the form, separators included. After construction:
+    #: the parameters that hold values (what parsing, the checks and the command line see); the
+    #: whole declaration is ``form``.
     params: Tuple[Param, ...]
     run: Callable
     #: ``check(params, ctx) -> [problem]``: the operation's checks across parameters (paths, keys,
@@ -44,10 +47,20 @@ class Operation:
     #: ``prepare(ctx, params)``: what the step does itself, with its own rights, before it hands
     #: the DIP_HOME work to the macro (e.g. create the managed folder only the step creates).
     step_prepare: Optional[Callable] = None
+    #: ``step_apply(report, params) -> report``: what the step's own parameters decide on the report
+    #: the macro made (e.g. the audit's fail_severity), after ``fail_on_error``.
+    step_apply: Optional[Callable] = None
+    #: The whole declaration (separators included), in the order of the form.
+    form: Tuple[Param, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
         if self.reads_dip_home is None:
             raise ValueError("operation %s: say whether it reads DIP_HOME (reads_dip_home)" % self.id)
+        object.__setattr__(self, "form", tuple(self.params))
+        object.__setattr__(self, "params", values_of(self.form))
+        names = [p.name for p in self.form]
+        if len(set(names)) != len(names):
+            raise ValueError("operation %s: a name is declared twice in %s" % (self.id, names))
 
     def parse(self, config, ctx=None):
         """The typed, checked parameters; one ParameterError naming every bad one.
@@ -58,8 +71,24 @@ class Operation:
         return parse_params(self.id, self.params, config, check)
 
     def declared_params(self, component):
-        """The parameters declared in runnable.json ("macro") or step.json ("step")."""
-        return tuple(p for p in self.params if component == "step" or not p.step_only)
+        """What runnable.json ("macro") or step.json ("step") declares, in form order: the parameters
+        shown in that component and the separators of the sections that still hold one."""
+        shown = [p for p in self.form if p.shown_in(component)]
+        return tuple(p for i, p in enumerate(shown)
+                     if p.is_value or (i + 1 < len(shown) and shown[i + 1].is_value))
+
+    def descriptor(self, component, data):
+        """``data`` (the content of runnable.json or step.json) as the declaration makes it: its
+        ``params``, its ``paramsPythonSetup`` (the choices script, when a field picks from a list
+        DSS offers), and for a macro ``impersonate`` (False only when it reads DIP_HOME)."""
+        declared = self.declared_params(component)
+        out = {k: v for k, v in data.items() if k != "paramsPythonSetup"}
+        if any(p.choices_from for p in declared):
+            out["paramsPythonSetup"] = CHOICES_SCRIPT
+        out["params"] = [to_dss_json(p) for p in declared]
+        if component == "macro":
+            out["impersonate"] = self.impersonate
+        return out
 
     @property
     def impersonate(self):
@@ -73,6 +102,8 @@ class Operation:
         if "fail_on_error" in params and not params["fail_on_error"] and report.failure_from_errors:
             report.failure = None
             report.failure_from_errors = False
+        if self.step_apply is not None:
+            report = self.step_apply(report, params)
         return report
 
 
@@ -110,7 +141,7 @@ OPERATIONS = {
         Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run, reads_dip_home=False),
         # install.ini, config/dip.properties, config/general-settings.json, the log folders
         Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, audit.check, insight_id=audit.INSIGHT_ID,
-                  reads_dip_home=True),
+                  reads_dip_home=True, step_apply=audit.fail_at),
         # the DSS API only
         Operation(adminproject.OPERATION_ID, adminproject.TITLE, adminproject.PARAMS, adminproject.run,
                   adminproject.check, reads_dip_home=False),

@@ -34,7 +34,7 @@ PROJECTS_MODES = (("ALL", "All projects"), ("CURRENT", "Current project"), ("INC
 #: (keeps memory flat and the HTML readable on 100k-entry purges).
 MAX_LISTED = 500
 
-RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0, max=MAX_DAYS,
+RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0, max=MAX_DAYS, mandatory=True,
                        description="Entries older than this may be deleted.")
 DRY_RUN = Param("dry_run", "BOOLEAN", "Dry run", default=True,
                 description="Report exactly what would be deleted; delete nothing.")
@@ -43,11 +43,13 @@ FAIL_ON_ERROR = Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors",
 
 LOG_PARAMS = (
     RETENTION_DAYS,
-    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT,
+    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT, mandatory=True,
           description="Always keep this many newest entries per project (job logs) or per scenario (scenario runs), whatever their age."),
-    Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES),
-    Param("projects", "STRINGS", "Project keys", default=(),
-          description="For 'Only the listed projects' and 'All but the listed projects'."),
+    Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES, mandatory=True,
+          description="Which projects' folders are purged (orphans: see below)."),
+    Param("projects", "MULTISELECT", "Project keys", default=(), choices_from="projects",
+          visible_if="['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
+          description="The projects purged ('Only the listed projects') or spared ('All but the listed projects')."),
     Param("include_orphans", "BOOLEAN", "Include orphans", default=True,
           description="Also purge folders of projects that no longer exist in DSS."),
     DRY_RUN,

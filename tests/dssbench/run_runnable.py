@@ -1,4 +1,5 @@
-"""Child process of the harness: runs one macro the way DSS does.
+"""Child process of the harness: runs one macro the way DSS does (or, with a spec of kind
+``params_setup``, answers one form field's choices: :func:`params_setup`).
 
 As DSS 9.0.5's ``dataiku/runnables/server.py`` and ``dataiku/base/utils.py``
 (``get_clazz_in_code``) do it:
@@ -96,9 +97,39 @@ def progress_target(runnable):
     return [target, unit]
 
 
+def params_setup(spec):
+    """The outcome of a form field's ``getChoicesFromPython``: DSS runs the descriptor's
+    ``paramsPythonSetup`` script of ``resource/`` (python-lib on the path) and calls its
+    ``do(payload, config, plugin_config, inputs)`` (DSS docs, plugins/reference/params, "Dynamic
+    select using python"): ``payload`` names the field (``parameterName``; the other keys:
+    guesses.PARAMS_SETUP_PAYLOAD), ``config`` is the form's current values, ``plugin_config``
+    the plugin's settings, ``inputs`` ``[]`` outside a recipe. The answer must be a dict with a
+    list under ``"choices"``, else DSS has nothing to show (the outcome's error)."""
+    outcome = {"result": None, "error": None, "traceback": None}
+    try:
+        with open(spec["script"], encoding="utf-8") as f:
+            module = load_module(f.read())
+        result = module.do(spec["payload"], spec["config"], spec["plugin_config"], spec["inputs"])
+        if not isinstance(result, dict) or not isinstance(result.get("choices"), list):
+            raise ValueError("do() must return a dict with a list under 'choices', not %r" % (result,))
+        outcome["result"] = json.loads(json.dumps(result))
+    except Exception as e:  # DSS shows the field without choices
+        outcome["error"] = "%s: %s" % (type(e).__name__, e)
+        outcome["traceback"] = traceback.format_exc()
+    return outcome
+
+
 def main(spec_path, out_path):
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
+    outcome = params_setup(spec) if spec.get("kind") == "params_setup" else run_macro(spec)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(outcome, f)
+    return 0
+
+
+def run_macro(spec):
+    """The outcome of one macro run (the module's description)."""
     progress = []
     outcome = {"progress": progress, "error": None, "traceback": None, "result_kind": None, "result": None,
                "class_name": None}
@@ -126,9 +157,7 @@ def main(spec_path, out_path):
         outcome["error"] = "%s" % e
         outcome["error_type"] = type(e).__name__
         outcome["traceback"] = traceback.format_exc()
-    with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(outcome, f)
-    return 0
+    return outcome
 
 
 if __name__ == "__main__":

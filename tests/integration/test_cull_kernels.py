@@ -236,7 +236,7 @@ def test_non_admin_is_refused_by_dss_and_by_the_code(inst):
 @pytest.mark.parametrize("config,message", [
     ({"max_idle_hours": -1}, "'max_idle_hours' must be a number from 0 to 876000"),
     ({"max_memory_mb": "lots"}, "'max_memory_mb' must be an integer from 0 to 1073741824"),
-    ({"exempt_projects": 3}, "'exempt_projects' must be a list of strings"),
+    ({"exempt_projects": 3}, "'exempt_projects' must be a list of project keys"),
 ])
 def test_bad_parameters_are_refused_before_anything_happens(inst, config, message):
     out = inst.h.run_macro("cull-kernels", dict(config, dry_run=False))

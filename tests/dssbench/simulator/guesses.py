@@ -246,3 +246,18 @@ RUNNABLE_STEP_FAILS_ON = "exception"
 #: Steps with ``enabled: false`` do not run (the UI disables with runConditionType DISABLED;
 #: what DSS does with enabled false is not known).
 ENABLED_FALSE_SKIPS = True
+
+#: The ``payload`` DSS hands to ``do()`` of a descriptor's ``paramsPythonSetup`` script for a field
+#: declared ``getChoicesFromPython`` (the bench adds ``parameterType``, ``parameterName`` and
+#: ``rootModel``, the form's values): the keys a plugin's author logged from a real DSS in a comment
+#: (alexbourret/dss-plugin-replicate resource/browse_replicate.py); their full set is unverified.
+PARAMS_SETUP_PAYLOAD = {"customChoices": True}
+
+#: Under User Isolation, the choices script runs as the user who opened the form (not as the DSS
+#: service account): unverified; node-ops only calls the API with it, which works either way.
+PARAMS_SETUP_IMPERSONATES = True
+
+#: A choice without a "value" (only a "label") is shown as a message in the list: Dataiku's own
+#: plugins answer so when they cannot list (the OSIsoft PI System plugin's resource scripts, found by code
+#: search, repository unnamed); how DSS shows it is unverified.
+CHOICE_WITHOUT_VALUE_IS_A_MESSAGE = True
