@@ -51,6 +51,8 @@ def format_value(value, unit="") -> str:
         return "%.0f MiB" % value
     if unit == "percent":
         return "%.1f %%" % value
+    if unit == "seconds":
+        return "%.1f s" % value
     if unit in ("hours", "days"):
         return "%.1f %s" % (value, "h" if unit == "hours" else "d")
     if unit == "epoch_ms":
@@ -163,7 +165,8 @@ def to_json(report: Report) -> str:
 def to_text(report: Report) -> str:
     """A few lines for a scenario log or a terminal."""
     report = printable(report)
-    lines = [report.title + (" (dry run)" if report.dry_run else "")]
+    mode = report.dry_run_label or ("dry run" if report.dry_run else "")
+    lines = [report.title + (" (%s)" % mode if mode else "")]
     for f in report.summary:
         lines.append("  %s: %s" % (f.label, format_value(f.value, f.unit)))
     for f in report.findings:
