@@ -293,3 +293,17 @@ def test_more_than_200_sessions_list_the_first_200_and_count_the_rest(new_instan
     users = {u["owner"]: u for u in report.table("users").rows}
     assert users["alice"]["sessions"] + users["bob"]["sessions"] == 230  # the summary counts them all
     assert users["alice"]["kills"] + users["bob"]["kills"] == 5
+
+
+def test_the_table_macro_returns_every_session_and_what_was_done(inst):
+    out = inst.h.run_macro("cull-kernels-table", {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"],
+                                                   "dry_run": False})
+    assert out.ok, out.traceback
+    assert out.result_kind == "result_table"
+    names = [c["name"] for c in out.result["columns"]]
+    assert names[:2] == ["outcome", "project"] and "rss_exact" in names
+    records = [dict(zip(names, r)) for r in out.result["records"]]
+    assert {r["notebook"] for r in records} == set(SESSIONS)
+    assert [r["notebook"] for r in records if r["outcome"] == "killed"] == ["idle_old"]
+    assert records[0]["notebook"] == "idle_old" and killed(inst) == {"idle_old"}
+    assert all(r["outcome"] == r["decision"] for r in records)

@@ -491,3 +491,51 @@ def test_only_the_largest_entries_are_listed_when_there_are_too_many(instance, m
     assert [r["bytes"] for r in table.rows] == [r["bytes"] for r in everything.rows][:3]
     assert table.title.endswith("(the 3 largest of %d)" % len(everything.rows))
     assert {f.key: f.value for f in capped.summary}["deleted"] == len(everything.rows)
+
+
+# ---- the table face: purge-<family>-table, declared RESULT_TABLE ------------------------------
+def test_the_table_macro_returns_what_would_be_deleted_as_a_result_table(instance):
+    dip_home, model, sim, h = instance
+    config = {"retention_days": 30, "keep_last": 5}
+    html = _report(h.run_macro("purge-job-logs", config)).table("entries").rows
+    out = h.run_macro("purge-job-logs-table", config)
+    assert out.ok, out.traceback
+    assert out.result_kind == "result_table"  # read as DSS reads a RESULT_TABLE macro's result
+    table = out.result
+    names = [c["name"] for c in table["columns"]]
+    assert names == ["outcome", "project", "entry", "age_days", "bytes", "bytes_exact", "reason"]
+    records = [dict(zip(names, r)) for r in table["records"]]
+    assert [r["entry"] for r in records] == [r["entry"] for r in html]  # the same rows, largest first
+    assert [int(r["bytes_exact"]) for r in records] == [r["bytes"] for r in html]
+    assert {r["outcome"] for r in records} == {"would delete"}
+    assert "dry run" in table["header"] and table["name"] == "Purge job logs"
+    assert job_folders(dip_home) >= {(r["project"].replace(" (orphan)", ""), r["entry"]) for r in records}
+
+
+def test_the_table_macro_through_the_dss_api_deletes_and_lists_errors_as_rows(instance):
+    from dataikuapi import DSSClient
+    from dssbench.harness import DEFAULT_STEP_PROJECT
+
+    dip_home, model, sim, h = instance
+    sim.inject(r"/projects/CHURN_MODEL/jobs/$", status=500)
+    before = job_folders(dip_home)
+    macro = DSSClient(sim.url, sim.api_key("admin")).get_project(DEFAULT_STEP_PROJECT).get_macro(
+        "pyrunnable_node-ops_purge-job-logs-table")
+    run_id = macro.run(params={"retention_days": 30, "keep_last": 5, "dry_run": False}, wait=True)
+    table = macro.get_result(run_id, as_type="json")
+    names = [c["name"] for c in table["columns"]]
+    records = [dict(zip(names, r)) for r in table["records"]]
+    deleted = [r for r in records if r["outcome"] == "deleted"]
+    assert deleted and {(r["project"].replace(" (orphan)", ""), r["entry"]) for r in deleted} == \
+        before - job_folders(dip_home)
+    (error,) = [r for r in records if r["outcome"] == "error"]
+    assert error["reason"].startswith("project CHURN_MODEL: nothing deleted") and error["entry"] == ""
+
+
+def test_the_exports_table_has_the_owner(instance):
+    dip_home, model, sim, h = instance
+    out = h.run_macro("purge-exports-table", {"retention_days": 30})
+    assert out.ok, out.traceback
+    names = [c["name"] for c in out.result["columns"]]
+    assert names == ["outcome", "entry", "owner", "age_days", "bytes", "bytes_exact", "reason"]
+    assert out.result["records"] and all(dict(zip(names, r))["owner"] for r in out.result["records"])
