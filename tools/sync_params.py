@@ -17,7 +17,8 @@ def main():
     for kind, descriptor, component in (("python-runnables", "runnable.json", "macro"),
                                         ("python-steps", "step.json", "step")):
         for path in sorted((ROOT / kind).glob("*/" + descriptor)):
-            op = operations.get(path.parent.name)
+            # a macro folder is an operation or its table face (operations.TABLE_MACROS)
+            op = operations.macro(path.parent.name).operation if component == "macro" else operations.get(path.parent.name)
             data = json.loads(path.read_text(encoding="utf-8"))
             wanted = op.descriptor(component, data)
             if data != wanted:

@@ -46,12 +46,16 @@ def build_context(operation_id, project_key=None, component="macro") -> Context:
                    save_insight=save_insight)
 
 
-def run_macro(operation_id, project_key, config, plugin_config, progress_callback=None, result="HTML"):
-    """Body of ``MyRunnable.run``: the report as HTML (or as a ResultTable)."""
+def run_macro(macro_id, project_key, config, plugin_config, progress_callback=None):
+    """Body of ``MyRunnable.run``: the report as HTML, or, for a macro declared RESULT_TABLE
+    (``<operation>-table``, :data:`nodeops.operations.TABLE_MACROS`), one of its tables as a
+    ResultTable."""
+    macro = operations.macro(macro_id)
+    operation_id = macro.operation.id
     ctx = build_context(operation_id, project_key)
     report = runner.run_operation(operation_id, ctx, config, progress_callback)
-    if result == "RESULT_TABLE":
-        return render.to_result_table(report, ResultTable)
+    if macro.result_type == "RESULT_TABLE":
+        return render.to_result_table(report, ResultTable, macro.table, outcome=macro.outcome)
     return render.to_html(report)
 
 

@@ -161,6 +161,58 @@ OPERATIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Macro:
+    """A folder under python-runnables/: an operation and the face of its result.
+
+    DSS reads a macro's result as the ``resultType`` its runnable.json declares: the Python
+    side only sends a string (KIT ``runnables/server.py``: a ResultTable's ``to_json()``, a
+    dict's ``json.dumps``, a str as is) and the page shows it by the type DSS gives back
+    (KIT ``runnables.js``, ``runnable-result.html``). So a form field cannot switch one macro
+    between HTML and a table (see guesses.RESULT_TYPE_IS_STATIC in the bench): the table face
+    of an operation is a second macro, ``<id>-table``, declared RESULT_TABLE, that DSS shows
+    with its Export button (CSV, Excel, a dataset)."""
+
+    id: str
+    operation: Operation
+    result_type: str
+    #: RESULT_TABLE: the key of the report's table returned, and what each row's "Outcome"
+    #: column says (``outcome(report, row) -> str``).
+    table: str = ""
+    outcome: Optional[Callable] = None
+
+
+def _deleted(report, row):
+    return "would delete" if report.dry_run else "deleted"
+
+
+def _decision(report, row):
+    return row["decision"]
+
+
+#: The table faces: what was (or would be) deleted, the sessions and what was done to each.
+TABLE_MACROS = {
+    m.id: m for m in (
+        Macro(retention.JOBS.id + "-table", OPERATIONS[retention.JOBS.id], "RESULT_TABLE", "entries", _deleted),
+        Macro(retention.SCENARIOS.id + "-table", OPERATIONS[retention.SCENARIOS.id], "RESULT_TABLE", "entries",
+              _deleted),
+        Macro(retention.EXPORTS.id + "-table", OPERATIONS[retention.EXPORTS.id], "RESULT_TABLE", "entries",
+              _deleted),
+        Macro(culling.OPERATION_ID + "-table", OPERATIONS[culling.OPERATION_ID], "RESULT_TABLE", "sessions",
+              _decision),
+    )
+}
+
+
+def macro(macro_id) -> Macro:
+    """The macro of the folder ``python-runnables/<macro_id>``: an operation's own (its report
+    as HTML, or what its registry entry says), or a table face (:data:`TABLE_MACROS`)."""
+    if macro_id in TABLE_MACROS:
+        return TABLE_MACROS[macro_id]
+    op = get(macro_id)
+    return Macro(op.id, op, op.result_type)
+
+
 def get(operation_id) -> Operation:
     try:
         return OPERATIONS[operation_id]

@@ -138,6 +138,8 @@ def format_value(value, unit="", now_ms=None) -> str:
         return format_bytes(value * 1024 ** 2)
     if unit == "percent":
         return "%.1f %%" % value
+    if unit == "seconds":
+        return "%.1f s" % value
     if unit == "hours":
         return format_hours(value)
     if unit == "days":
@@ -284,29 +286,53 @@ def report_from_html(html: str) -> Report:
     return Report.from_dict(json.loads(found[0]))
 
 
-def to_result_table(report: Report, result_table_cls, table_key=None):
+def _table_header(report: Report) -> str:
+    """One line: the title, what the run did (dry run or not) and its figures."""
+    mode = report.dry_run_label or ("dry run: nothing was changed" if report.dry_run else
+                                    "applied" if report.dry_run is False else "")
+    figures = "; ".join("%s: %s" % (f.label, format_value(f.value, f.unit)) for f in report.summary)
+    return " - ".join(part for part in (report.title, mode, figures) if part)
+
+
+def to_result_table(report: Report, result_table_cls, table_key=None, outcome=None):
     """Fill a DSS ``ResultTable`` with one table of the report.
 
     Every value is a string (the documented ResultTable column type); a column
     in bytes gets a second column with the exact byte count.
+
+    With ``outcome`` (``outcome(report, row) -> str``), a first column "Outcome" says what
+    happened to each row (a dry run's "would delete"), and each of the report's errors
+    follows as a row whose outcome is "error", its message in the last text column: DSS's
+    result-table view shows neither the header nor the name (KIT ``runnable-result.html``),
+    so what must be seen is in the rows. The header carries the title, the dry-run state
+    and the figures for who reads the result through the API.
     """
     report = printable(report)
     table = report.table(table_key) if table_key else (report.tables[0] if report.tables else None)
     rt = result_table_cls()
     rt.set_name(report.title)
+    rt.set_header(_table_header(report))
     if table is None:
         rt.add_column("message", "Message", "STRING")
         for line in report.errors or ["no rows"]:
             rt.add_record([line])
         return rt
+    width, texts = 0, []  # the number of columns; the positions of those of plain text
+    if outcome is not None:
+        rt.add_column("outcome", "Outcome", "STRING")
+        width = 1
     for col in table.columns:
+        if not col.unit:
+            texts.append(width)
         rt.add_column(col.key, col.label, "STRING")
+        width += 1
         if col.unit == "bytes":
             rt.add_column(col.key + "_exact", col.label + " (bytes)", "STRING")
         elif col.unit_from:
             rt.add_column(col.key + "_exact", col.label + " (exact)", "STRING")
+            width += 1
     for row in table.rows:
-        record = []
+        record = [] if outcome is None else [outcome(report, row)]
         for col in table.columns:
             value = row.get(col.key)
             record.append(format_value(value, col.unit_of(row), report.generated_at_ms))
@@ -315,6 +341,12 @@ def to_result_table(report: Report, result_table_cls, table_key=None):
             elif col.unit_from:
                 record.append("" if value is None else str(value))
         rt.add_record(record)
+    if outcome is not None:
+        where = texts[-1] if texts else width - 1
+        for line in report.errors:
+            record = ["error"] + [""] * (width - 1)
+            record[where] = line
+            rt.add_record(record)
     return rt
 
 
@@ -335,7 +367,8 @@ def to_text(report: Report) -> str:
     """A few lines for a scenario log or a terminal."""
     report = printable(report)
     verdict = status(report)
-    lines = [report.title + (" (dry run)" if report.dry_run else ""),
+    mode = report.dry_run_label or ("dry run" if report.dry_run else "")
+    lines = [report.title + (" (%s)" % mode if mode else ""),
              "  Status: %s: %s" % (verdict["word"], verdict["text"])]
     headline, others = headline_figures(report)
     for f in headline + others:

@@ -49,7 +49,7 @@ SEVERITIES = ("PASS", "INFO", "WARN", "FAIL")
 
 # Units a figure or a column may carry; renderers format values by unit.
 #: ``forecast_ms`` is an estimated moment (epoch ms), shown at the precision an estimate deserves.
-UNITS = ("", "bytes", "count", "percent", "hours", "days", "epoch_ms", "mb", "forecast_ms")
+UNITS = ("", "bytes", "count", "percent", "seconds", "hours", "days", "epoch_ms", "mb", "forecast_ms")
 
 
 @dataclass
@@ -157,6 +157,10 @@ class Report:
     #: Plain facts about how the report was made (e.g. which API answered).
     notes: List[str] = field(default_factory=list)
     dry_run: Optional[bool] = None
+    #: What the dry-run / applied badge says when "nothing was changed" / "applied" is not the
+    #: whole truth: a backup writes its archive whatever ``dry_run`` says, which only decides
+    #: whether old archives are deleted ("archive written; retention: dry run, nothing deleted").
+    dry_run_label: Optional[str] = None
     params: Dict[str, Any] = field(default_factory=dict)
     #: When set, a scenario step running this operation fails with this message.
     failure: Optional[str] = None
@@ -212,6 +216,7 @@ class Report:
 #: What each field of a report is after a JSON round trip (required fields: the first three).
 _REPORT_FIELD_TYPES = {
     "operation": str, "title": str, "generated_at_ms": int, "summary": list, "findings": list, "tables": list,
-    "charts": list, "errors": list, "notes": list, "dry_run": (bool, type(None)), "params": dict,
+    "charts": list, "errors": list, "notes": list, "dry_run": (bool, type(None)),
+    "dry_run_label": (str, type(None)), "params": dict,
     "failure": (str, type(None)), "failure_from_errors": bool,
 }

@@ -422,8 +422,9 @@ def run_macro_process(plugin_dir, macro_id, project_key, config, plugin_config, 
     with _child_tmp("dss-macro-", account) as tmp:
         spec = Path(tmp) / "spec.json"
         out = Path(tmp) / "outcome.json"
+        result_type = json.loads((runnable_py.parent / "runnable.json").read_text()).get("resultType")
         spec.write_text(json.dumps({"runnable_py": str(runnable_py), "project_key": project_key,
-                                    "config": config, "plugin_config": plugin_config}))
+                                    "config": config, "plugin_config": plugin_config, "result_type": result_type}))
         proc = _spawn([script, str(spec), str(out)], _env(url, ticket, dip_home, project_key, plugin_dir=plugin_dir),
                       tmp, timeout, isolation, account, [plugin_dir])
         if not out.is_file():

@@ -73,7 +73,9 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
             data = json.loads(plugin_zip["%s/%s/%s" % (kind, comp_id, descriptor)])
             code = plugin_zip["%s/%s/%s" % (kind, comp_id, descriptor.replace(".json", ".py"))].decode()
             assert '"%s"' % comp_id in code, "%s/%s/%s does not run operation %r" % (kind, comp_id, descriptor, comp_id)
-            op = operations.get(comp_id)  # the folder name is the operation id
+            # the folder name is the operation id, or that of its table face (<id>-table)
+            macro = operations.macro(comp_id) if kind == "python-runnables" else None
+            op = macro.operation if macro else operations.get(comp_id)
             for p in data.get("params", []):
                 assert p["type"] in DSS_PARAM_TYPES, "%s: %s has type %s" % (comp_id, p["name"], p["type"])
             component = "macro" if kind == "python-runnables" else "step"
@@ -81,7 +83,7 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
                 "%s/%s/%s: params differ from the declaration in python-lib; run tools/sync_params.py" % (kind, comp_id, descriptor)
             if kind == "python-runnables":
                 assert data["resultType"] in RESULT_TYPES
-                assert data["resultType"] == op.result_type
+                assert data["resultType"] == macro.result_type
                 assert data["requiresGlobalAdmin"] is True
 
 
@@ -91,14 +93,32 @@ def test_impersonate_follows_the_registry(plugin_zip):
     (DSS documents no default). Every step that reads DIP_HOME has that macro to hand its work to."""
     macros = components(plugin_zip, "python-runnables", "runnable.json", "runnable.py")
     flags = {m: json.loads(plugin_zip["python-runnables/%s/runnable.json" % m])["impersonate"] for m in macros}
-    assert flags == {m: not operations.get(m).reads_dip_home for m in macros}, \
+    assert flags == {m: not operations.macro(m).operation.reads_dip_home for m in macros}, \
         "runnable.json impersonate differs from nodeops.operations reads_dip_home; run tools/sync_params.py"
     assert {m for m, f in flags.items() if f is False} == {
-        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs"}
-    assert {m for m, f in flags.items() if f is True} == {"collect-metrics", "cull-kernels", "setup-admin-project"}
+        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs",
+        "purge-exports-table", "purge-job-logs-table", "purge-scenario-logs-table"}
+    assert {m for m, f in flags.items() if f is True} == {"collect-metrics", "cull-kernels", "setup-admin-project",
+                                                          "cull-kernels-table"}
     for step in components(plugin_zip, "python-steps", "step.json", "step.py"):
         if operations.get(step).reads_dip_home:
             assert flags.get(step) is False, "step %s reads DIP_HOME but has no impersonate:false macro" % step
+
+
+def test_table_faces_are_result_tables_of_an_operation_with_a_table(plugin_zip):
+    """Each <id>-table macro is declared RESULT_TABLE (DSS reads the result as the descriptor says),
+    has the parameters of its operation's own macro and returns one of the tables its reports have."""
+    macros = components(plugin_zip, "python-runnables", "runnable.json", "runnable.py")
+    faces = [m for m in macros if operations.macro(m).result_type == "RESULT_TABLE"]
+    assert sorted(faces) == sorted(operations.TABLE_MACROS) == sorted(m + "-table" for m in (
+        "purge-job-logs", "purge-scenario-logs", "purge-exports", "cull-kernels"))
+    for face in faces:
+        macro = operations.macro(face)
+        own = json.loads(plugin_zip["python-runnables/%s/runnable.json" % macro.operation.id])
+        data = json.loads(plugin_zip["python-runnables/%s/runnable.json" % face])
+        assert own["resultType"] == "HTML" and data["params"] == own["params"]
+        assert data["impersonate"] == own["impersonate"] and data["meta"]["category"] == own["meta"]["category"]
+        assert macro.table and callable(macro.outcome)
 
 
 def test_every_operation_says_whether_it_reads_dip_home():
