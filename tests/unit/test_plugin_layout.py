@@ -83,6 +83,7 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
                 assert data["resultType"] in RESULT_TYPES
                 assert data["resultType"] == op.result_type
                 assert data["requiresGlobalAdmin"] is True
+                assert data["permissions"] == ["ADMIN"]  # beside requiresGlobalAdmin, as Dataiku's own admin macros
 
 
 def test_impersonate_follows_the_registry(plugin_zip):
