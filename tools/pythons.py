@@ -9,6 +9,7 @@ The accepted versions are code-env/python/desc.json's acceptedPythonInterpreters
 An interpreter for 3.X is looked for in $NODEOPS_PYTHON3X, then python3.X on PATH, then pyenv's
 versions folder ($PYENV_ROOT, else ~/.pyenv), then /usr/bin and /usr/local/bin; each candidate is run to
 check its version (a pyenv shim for a version pyenv has not selected fails, and is skipped).
+$NODEOPS_PYTHONS ("3.9 3.13") limits `test` to those versions.
 """
 
 import glob
@@ -85,6 +86,9 @@ def main(argv=None):
         print(__doc__, file=sys.stderr)
         return 2
     args = argv or ["tests/unit"]
+    only = os.environ.get("NODEOPS_PYTHONS")  # e.g. "3.9 3.13": test only these
+    if only:
+        versions = [v for v in versions if "%d.%d" % v in only.split()]
     results = []
     for v in versions:
         exe = find_interpreter(v)
