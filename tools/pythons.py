@@ -96,7 +96,7 @@ def main(argv=None):
             results.append((v, "not tested: no interpreter found"))
             continue
         py = _venv(v, exe)
-        rc = subprocess.run([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider"] + args, cwd=ROOT).returncode
+        rc = subprocess.run([str(py), "-m", "pytest"] + args, cwd=ROOT).returncode  # pytest.ini: -q
         results.append((v, "passed" if rc == 0 else "FAILED (pytest exit %d)" % rc))
     for v, what in results:
         print("Python %d.%d: %s" % (v + (what,)))
