@@ -50,6 +50,7 @@ def components(files, kind, descriptor, code):
 def test_zip_layout(plugin_zip):
     assert "plugin.json" in plugin_zip, "plugin.json must be at the zip root"
     assert not any(n.startswith("tests/") for n in plugin_zip)
+    assert {"LICENSE", "README.md", "CHANGELOG.md"} <= set(plugin_zip)  # what an administrator reads in the zip
     for name, data in plugin_zip.items():
         if name.endswith(".json"):
             json.loads(data)
