@@ -50,6 +50,7 @@ def components(files, kind, descriptor, code):
 def test_zip_layout(plugin_zip):
     assert "plugin.json" in plugin_zip, "plugin.json must be at the zip root"
     assert not any(n.startswith("tests/") for n in plugin_zip)
+    assert {"LICENSE", "README.md", "CHANGELOG.md"} <= set(plugin_zip)  # what an administrator reads in the zip
     for name, data in plugin_zip.items():
         if name.endswith(".json"):
             json.loads(data)
@@ -85,6 +86,7 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
                 assert data["resultType"] in RESULT_TYPES
                 assert data["resultType"] == macro.result_type
                 assert data["requiresGlobalAdmin"] is True
+                assert data["permissions"] == ["ADMIN"]  # beside requiresGlobalAdmin, as Dataiku's own admin macros
 
 
 def test_impersonate_follows_the_registry(plugin_zip):
