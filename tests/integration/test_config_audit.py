@@ -525,7 +525,7 @@ def test_html_shows_each_severity_and_collapses_the_passed_checks(instance):
 def test_sizes_are_binary_with_the_guidance_in_gb_and_gib(default):
     found = {f["id"]: f for f in audit(default)["findings"]}
     assert "at least 500 GB (466 GiB) recommended" in found["disk.size"]["evidence"]
-    assert re.match(r"^\d+\.\d (KiB|MiB|GiB|TiB) available of \d+\.\d (KiB|MiB|GiB|TiB) usable",
+    assert re.match(r"^[\d,]+\.\d (KiB|MiB|GiB|TiB) available of [\d,]+\.\d (KiB|MiB|GiB|TiB) usable",
                     found["disk.free"]["evidence"]), found["disk.free"]["evidence"]
     assert re.search(r"^[\d,]+ free of [\d,]+$", found["disk.inodes"]["evidence"])
     assert not re.search(r"\d{5}", found["disk.inodes"]["evidence"])  # thousands separators
