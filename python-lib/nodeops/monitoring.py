@@ -34,13 +34,13 @@ API_TIMEOUT_S = 10.0
 HOUR_MS = 3600 * 1000
 
 COLLECT_PARAMS = (
-    Param("graphite_host", "STRING", "Graphite host", default="",
-          description="Carbon host receiving the plaintext protocol; empty: no Graphite."),
-    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535),
-    Param("prefix", "STRING", "Metric prefix", default="",
-          description="Graphite prefix; empty: dss.<host>.node-ops."),
-    Param("prometheus_file", "STRING", "Prometheus textfile", default="",
-          description="Absolute path of a .prom file for node_exporter's textfile collector; empty: none."),
+    Param("graphite_host", "STRING", "Graphite host", default="", setting="graphite_host",
+          description="Carbon host receiving the plaintext protocol (no host: no Graphite)."),
+    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, setting="graphite_port"),
+    Param("prefix", "STRING", "Metric prefix", default="", setting="graphite_prefix",
+          description="Graphite prefix (none: dss.<host>.node-ops)."),
+    Param("prometheus_file", "STRING", "Prometheus textfile", default="", setting="prometheus_file",
+          description="Absolute path of a .prom file for node_exporter's textfile collector (none: no file)."),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add the values to daily CSV files (in DSS: the managed folder node_ops_metrics_history of "
                       "this project)."),

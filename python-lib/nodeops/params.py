@@ -33,6 +33,8 @@ class Param:
     mandatory: bool = False
     #: Declared in step.json only (e.g. fail_on_error), not in runnable.json.
     step_only: bool = False
+    #: The plugin-level setting that gives this field its value when left empty (nodeops.settings).
+    setting: str = ""
 
     def __post_init__(self):
         if self.type not in SUPPORTED_TYPES:
@@ -277,11 +279,15 @@ def _timezones():
 def to_dss_json(param: Param) -> dict:
     """The declaration of ``param`` as it stands in runnable.json / step.json."""
     out = {"name": param.name, "label": param.label, "type": param.type}
-    if param.description:
-        out["description"] = param.description
-    if param.default is not None:
+    description = param.description
+    if param.setting:  # no defaultValue (it would always win over the setting), never mandatory
+        description = (description + " " if description else "") + "Empty: the plugin setting %s%s." % (
+            param.setting, "" if param.default in (None, "") else ", else %s" % _num_or_text(param.default))
+    if description:
+        out["description"] = description
+    if param.default is not None and not param.setting:
         out["defaultValue"] = list(param.default) if isinstance(param.default, tuple) else param.default
-    if param.mandatory:
+    if param.mandatory and not param.setting:
         out["mandatory"] = True
     if param.type == "INT":
         if param.min is not None:
@@ -296,6 +302,10 @@ def to_dss_json(param: Param) -> dict:
     if param.choices:
         out["selectChoices"] = [{"value": v, "label": l} for v, l in param.choices]
     return out
+
+
+def _num_or_text(value):
+    return _num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def parse_setting(param: Param, value, source: str):
