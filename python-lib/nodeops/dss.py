@@ -74,8 +74,12 @@ def run_step(operation_id, delegate=None):
     the rest runs here. ``delegate`` False runs everything in this process, as node-ops did
     before (which fails under User Isolation when the step runs as the scenario's user)."""
     config = get_step_config()
+    plugin_config = get_plugin_config()
+    if not (isinstance(plugin_config, dict) and settings.STEP_KEY in plugin_config):  # settings.DSS_FACTS
+        print("node-ops: this DSS gives steps no %r in get_plugin_config(): the plugin settings are not "
+              "used as defaults here; type the values in the step" % settings.STEP_KEY)
     ctx = build_context(operation_id, dataiku.default_project_key(), component="step",
-                        plugin_settings=settings.from_step(get_plugin_config()))
+                        plugin_settings=settings.from_step(plugin_config))
     if operations.get(operation_id).reads_dip_home if delegate is None else delegate:
         report = delegation.run_operation(operation_id, ctx, config)
     else:

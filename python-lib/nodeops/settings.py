@@ -42,6 +42,8 @@ SETTINGS = (
 BY_NAME = {p.name: p for p in SETTINGS}
 
 ENV_PREFIX = "NODEOPS_"
+#: Where a step finds the settings in get_plugin_config() (see DSS_FACTS).
+STEP_KEY = "pluginConfig"
 PLUGIN_SETTINGS_PAGE = "Plugins > node-ops > Settings"
 
 #: What node-ops relies on about DSS here, and how sure it is (the README's table lists them).
@@ -78,7 +80,7 @@ def from_macro(plugin_config) -> dict:
 
 def from_step(plugin_config) -> dict:
     """The settings in what ``get_plugin_config()`` gives a step: its ``pluginConfig``."""
-    inner = plugin_config.get("pluginConfig") if isinstance(plugin_config, Mapping) else None
+    inner = plugin_config.get(STEP_KEY) if isinstance(plugin_config, Mapping) else None
     return dict(inner) if isinstance(inner, Mapping) else {}
 
 

@@ -173,3 +173,17 @@ def test_the_command_line_takes_the_settings_from_the_environment(new_instance, 
     assert out.returncode == 2 and "'graphite_port' (from $NODEOPS_GRAPHITE_PORT)" in out.stderr
     help_text = nodeops_cli.run("backup", "--help").stdout
     assert "$NODEOPS_BACKUP_DIR" in help_text
+
+
+def test_a_step_given_no_plugin_settings_says_so_and_uses_none(env, tmp_path):
+    """Where a DSS would not give steps their plugin's settings (the key is observed, not documented),
+    the step says so in its log and the settings are not used: the backup step refuses, as it would
+    with no setting, instead of writing somewhere unexpected."""
+    sim, h, client = env
+    set_plugin_settings(client, backup_dir=str(tmp_path / "backups"))
+    step = h.run_step("backup", {}, plugin_config={"config": {}})
+    assert not step.ok and "'target_dir' is mandatory" in step.error_message
+    assert "gives steps no 'pluginConfig'" in step.stdout
+    assert archives(tmp_path / "backups") == []
+    step = h.run_step("backup", {})  # the shape the bench gives (guesses.STEP_PLUGIN_CONFIG_KEY)
+    assert step.ok and "gives steps no" not in step.stdout
