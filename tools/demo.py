@@ -29,6 +29,15 @@ def macro_ids():
     return sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file())
 
 
+def result_table_html(table):
+    """A RESULT_TABLE macro's result as DSS's page draws it: the column names, then the records
+    (KIT runnable-result.html; its "Download (HTML)" writes the same table)."""
+    head = "".join("<th>%s</th>" % html.escape(c["displayName"]) for c in table["columns"])
+    rows = "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % html.escape("" if v is None else str(v)) for v in r)
+                   for r in table["records"])
+    return "<h3>%s</h3><table><tr>%s</tr>%s</table>" % (html.escape(table.get("name") or ""), head, rows)
+
+
 def demo_config(macro_id, out):
     """Every macro runs with its defaults, except what has no default."""
     if macro_id == "backup":
@@ -112,7 +121,8 @@ def main(argv=None):
                 print("  %-24s FAILED: %s" % (macro_id, outcome.error))
                 continue
             target = out / ("%s.html" % macro_id)
-            body = outcome.result if outcome.result_kind == "str" else "<pre>%s</pre>" % html.escape(str(outcome.result))
+            body = (outcome.result if outcome.result_kind == "str" else result_table_html(outcome.result)
+                    if outcome.result_kind == "result_table" else "<pre>%s</pre>" % html.escape(str(outcome.result)))
             target.write_text(PAGE % (macro_id, body), encoding="utf-8")
             print("  %-24s -> %s" % (macro_id, target.relative_to(ROOT) if target.is_relative_to(ROOT) else target))
         failures += setup_admin_project(harness)

@@ -1,8 +1,8 @@
-"""Rewrite the "params" of every runnable.json / step.json, and the "impersonate"
-flag of every runnable.json, from the declarations in python-lib
-(nodeops.operations: the parameters, and whether the operation reads DIP_HOME),
-and the "params" of plugin.json (the plugin-level settings, nodeops.settings).
-The test suite fails when they differ."""
+"""Rewrite the "params" and "paramsPythonSetup" of every runnable.json / step.json,
+and the "impersonate" flag of every runnable.json, from the declarations in
+python-lib (nodeops.operations: the parameters and the form's sections, and
+whether the operation reads DIP_HOME), and the "params" of plugin.json (the
+plugin-level settings, nodeops.settings). The test suite fails when they differ."""
 
 import json
 import sys
@@ -19,12 +19,10 @@ def main():
     for kind, descriptor, component in (("python-runnables", "runnable.json", "macro"),
                                         ("python-steps", "step.json", "step")):
         for path in sorted((ROOT / kind).glob("*/" + descriptor)):
-            op = operations.get(path.parent.name)
+            # a macro folder is an operation or its table face (operations.TABLE_MACROS)
+            op = operations.macro(path.parent.name).operation if component == "macro" else operations.get(path.parent.name)
             data = json.loads(path.read_text(encoding="utf-8"))
-            params = [to_dss_json(p) for p in op.declared_params(component)]
-            wanted = dict(data, params=params)
-            if component == "macro":
-                wanted["impersonate"] = op.impersonate  # False only when it reads DIP_HOME
+            wanted = op.descriptor(component, data)
             if data != wanted:
                 path.write_text(json.dumps(wanted, indent=4) + "\n", encoding="utf-8")
                 print("updated %s" % path.relative_to(ROOT))

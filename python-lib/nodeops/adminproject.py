@@ -27,7 +27,7 @@ from typing import List, Optional
 
 from . import adminsetup, dssapi, resources, settings
 from .errors import ParameterError
-from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, timezone_problem
+from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, separator, timezone_problem
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "setup-admin-project"
@@ -38,25 +38,31 @@ _KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 PARAMS = (
+    separator("Project"),
     Param("project_key", "STRING", "Project key", default="ADMIN", setting="admin_project_key",
           description="Key of the administration project (capital letters, digits, _)."),
-    Param("project_name", "STRING", "Project name", default="Administration tasks"),
+    Param("project_name", "STRING", "Project name", default="Administration tasks", mandatory=True,
+          description="Name given to the project when it is created."),
+    separator("Alerts", "Where the scenarios report a failure."),
     Param("alert_email", "STRING", "Alert e-mail", default="",
           description="When set, every scenario mails this address when it fails."),
-    Param("alert_channel", "STRING", "Alert mail channel", default="", setting="alert_channel",
-          description="Id of the mail channel the alerts are sent through (Administration > Settings > "
+    Param("alert_channel", "SELECT", "Alert mail channel", default="", choices_from="mail_channels",
+          setting="alert_channel",
+          description="The mail channel the alerts are sent through (Administration > Settings > "
                       "Notifications & Integrations); no channel: the first mail channel of the instance."),
-    Param("timezone", "STRING", "Time zone", default="",
+    separator("Schedules and maintenance", "The scenarios' schedules and what their steps are given."),
+    Param("timezone", "SELECT", "Time zone", default="", choices_from="timezones",
           description="Time zone of the schedules, e.g. Europe/Paris; empty: the DSS server's."),
-    Param("retention_days", "INT", "Log retention (days)", default=30, min=0, max=MAX_DAYS,
+    Param("retention_days", "INT", "Log retention (days)", default=30, min=0, max=MAX_DAYS, mandatory=True,
           description="Passed to the purge steps."),
-    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT,
+    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT, mandatory=True,
           description="Passed to the log purge steps."),
-    Param("max_idle_hours", "DOUBLE", "Kernel idle limit (hours)", default=24, min=0, max=MAX_HOURS,
+    Param("max_idle_hours", "DOUBLE", "Kernel idle limit (hours)", default=24, min=0, max=MAX_HOURS, mandatory=True,
           description="Passed to the kernel culling step."),
     Param("backup_dir", "STRING", "Backup folder", default="", setting="backup_dir",
           description="When set (an absolute path outside DIP_HOME), a BACKUP scenario archives config/ there "
                       "every night at 01:00."),
+    separator("Run"),
     Param("activate", "BOOLEAN", "Activate the scenarios", default=False,
           description="Activate the scenarios node-ops created (new ones are created inactive until an "
                       "administrator has reviewed them). Never deactivates."),

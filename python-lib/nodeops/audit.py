@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import archives, datadir, dssapi, fixes, heaps, resources, retention, safefs
+from . import archives, datadir, dssapi, fixes, heaps, render, resources, retention, safefs
 from .errors import Unavailable
 from .params import MAX_HOURS, Param
 from .report import Column, Figure, Finding, Report, Table
@@ -27,12 +27,13 @@ ORDER = ("PASS", "INFO", "WARN", "FAIL")
 
 PARAMS = (
     Param("fail_severity", "SELECT", "Fail the step at", default="FAIL", choices=(("WARN", "WARN"), ("FAIL", "FAIL")),
+          mandatory=True, step_only=True,
           description="The step fails the scenario when a check at or above this severity is found, "
                       "so the scenario's reporters send the alert."),
     Param("backup_dir", "STRING", "Backup folder", default="", setting="backup_dir",
           description="Where backups of DIP_HOME land (a local or mounted folder); no folder: backups are not "
                       "checked."),
-    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1, max=MAX_HOURS,
+    Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1, max=MAX_HOURS, mandatory=True,
           description="The newest backup must be younger than this."),
     Param("admin_project_key", "STRING", "Administration project key", default="ADMIN", setting="admin_project_key",
           description="The project that schedules the maintenance scenarios."),
@@ -59,6 +60,8 @@ GB = 1000 ** 3
 DAY_MS = 24 * 3600 * 1000
 MAX_JOB_LOGS = 1000
 MAX_LOG_AGE_DAYS = 60
+#: The production guidance's smallest data-directory filesystem, in GB (10^9 bytes) as DSS states it.
+MIN_DISK_GB = 500
 TIMELINES_PROJECTS = fixes.TIMELINES_PROJECTS
 TIMELINES_LINE = fixes.TIMELINES_LINE
 #: Scenario steps that do the maintenance, by purpose: node-ops steps, and node-ops
@@ -188,8 +191,8 @@ def check_memory(f):
                            recommendation="" if sev == "PASS" else "Set backend.xmx = %s in [javaopts] of install.ini, "
                            "run ./bin/dssadmin regenerate-config, restart DSS." % _gib(want),
                            id="memory.backend", link=LINKS["memory"]))
-    if backend.xmx is not None and backend.xmx > f.ram * 0.8:
-        out.append(Finding("FAIL", "Backend heap larger than 80% of the host's RAM",
+    if heaps.over_ram_share(backend.xmx, f.ram):
+        out.append(Finding("FAIL", "Backend heap larger than %d%% of the host's RAM" % (100 * heaps.RAM_SHARE_LIMIT),
                            evidence="backend.xmx %s; RAM %s" % (_gib(backend.xmx), _gib(f.ram)),
                            recommendation="Lower backend.xmx: JEKs, FEKs, Python and R processes need memory too.",
                            id="memory.backend_ram", link=LINKS["memory"]))
@@ -320,19 +323,22 @@ def check_parallelism(f):
 
 def check_disk(f):
     fs = f.fs
-    out = [Finding("PASS" if fs.size_bytes >= 500 * GB else "WARN", "Data-directory filesystem size",
-                   evidence="%.0f GB (at least 500 GB recommended)" % (fs.size_bytes / GB),
-                   recommendation="" if fs.size_bytes >= 500 * GB else "Move DIP_HOME to a filesystem of 500 GB or more.",
+    out = [Finding("PASS" if fs.size_bytes >= MIN_DISK_GB * GB else "WARN", "Data-directory filesystem size",
+                   evidence="%s (at least %s recommended)" % (render.format_bytes(fs.size_bytes),
+                                                               render.format_gb(MIN_DISK_GB)),
+                   recommendation="" if fs.size_bytes >= MIN_DISK_GB * GB else "Move DIP_HOME to a filesystem of %s "
+                   "or more." % render.format_gb(MIN_DISK_GB),
                    id="disk.size", link=LINKS["disk"])]
     free = 100.0 - fs.used_percent
     sev = "FAIL" if free < 10 else ("WARN" if free < 20 else "PASS")
-    out.append(Finding(sev, "Free space: %.1f%%" % free, evidence="%.1f GiB free of %.1f GiB usable"
-                       % (fs.free_bytes / GIB, (fs.used_bytes + fs.free_bytes) / GIB),
+    out.append(Finding(sev, "Free space: %.1f%%" % free, evidence="%s available of %s usable (used + available)"
+                       % (render.format_bytes(fs.free_bytes), render.format_bytes(fs.used_bytes + fs.free_bytes)),
                        recommendation="" if sev == "PASS" else "Purge logs and exports (node-ops purges), see the "
                        "capacity report for the largest folders.", id="disk.free", link=LINKS["disk"]))
     used = fs.inodes_used_percent
     sev = "FAIL" if used > 90 else ("WARN" if used > 80 else "PASS")
-    out.append(Finding(sev, "Inodes used: %.1f%%" % used, evidence="%d free of %d" % (fs.inodes_free, fs.inodes_total),
+    out.append(Finding(sev, "Inodes used: %.1f%%" % used, evidence="%s free of %s" % (render.format_count(fs.inodes_free),
+                                                                  render.format_count(fs.inodes_total)),
                        recommendation="" if sev == "PASS" else "Job and scenario logs are many small files: purge them.",
                        id="disk.inodes", link=LINKS["disk"]))
     return out
@@ -344,7 +350,8 @@ def _check_backlog(f, backlog, what, check_id):
     if not heavy:
         return [Finding("PASS", "%s backlog" % what.capitalize(), evidence="no project over %d %s or with %s older "
                         "than %d days" % (MAX_JOB_LOGS, what, what, MAX_LOG_AGE_DAYS), id=check_id, link=LINKS["disk"])]
-    shown = ", ".join("%s (%d, oldest %d days)" % (k, n, (f.now_ms - old) // DAY_MS) for k, n, old in heavy[:10])
+    shown = ", ".join("%s (%s, oldest %s days)" % (k, render.format_count(n), render.format_count((f.now_ms - old) // DAY_MS))
+                      for k, n, old in heavy[:10])
     return [Finding("WARN", "%d project(s) keep too many or too old %s" % (len(heavy), what),
                     evidence=shown + (" and %d more" % (len(heavy) - 10) if len(heavy) > 10 else ""),
                     recommendation="Schedule the node-ops purge steps in the administration project "
@@ -411,8 +418,8 @@ def check_backups(f, params):
     entries = found
     newest = good.st.st_mtime
     age_h = (f.now_ms / 1000.0 - newest) / 3600.0
-    out = [Finding("PASS" if age_h <= params.backup_max_age_hours else "FAIL", "Newest backup is %.1f h old" % age_h,
-                   evidence="%d backup(s) in %s; newest %s%s" % (len(entries), d, _dt.datetime.fromtimestamp(newest)
+    out = [Finding("PASS" if age_h <= params.backup_max_age_hours else "FAIL", "Newest backup is %s old" % render.format_hours(age_h),
+                   evidence="%s backup(s) in %s; newest %s%s" % (render.format_count(len(entries)), d, _dt.datetime.fromtimestamp(newest)
                                                                  .isoformat(" ", "seconds"), others),
                    recommendation="" if age_h <= params.backup_max_age_hours else "The newest backup is older than "
                    "%d h: check the backup job." % params.backup_max_age_hours, id="backups.age", link=LINKS["backups"])]
@@ -556,8 +563,9 @@ def run(ctx, params, progress=None) -> Report:
     checks.sort(key=lambda c: (-ORDER.index(c.severity), c.id))
     report.findings = checks
     for sev in reversed(ORDER):
-        report.summary.append(Figure(sev.lower(), sev, sum(1 for c in checks if c.severity == sev), "count"))
-    report.summary.append(Figure("changes", "Fixes applied", len(changes), "count"))
+        report.summary.append(Figure(sev.lower(), sev, sum(1 for c in checks if c.severity == sev), "count",
+                                     headline=True, severity=sev if sev in ("FAIL", "WARN") else ""))
+    report.summary.append(Figure("changes", "Fixes applied", len(changes), "count", headline=True))
     if params.apply_fixes:
         t = Table("changes", "Fixes applied", [Column("setting", "Setting"), Column("before", "Before"),
                                                Column("after", "After"), Column("note", "Note")])
@@ -566,13 +574,21 @@ def run(ctx, params, progress=None) -> Report:
         report.tables.append(t)
         if not changes:
             report.notes.append("apply_fixes: nothing to change.")
+    fail_at(report, params)
+    if not report.failure:  # a fix asked for and not applied: the run had errors
+        report.fail_on_errors(TITLE)
+    report.notes.append("Audit time: %.2f s of CPU." % (time.process_time() - started))
+    return report
+
+
+def fail_at(report, params):
+    """Fail ``report`` when a check is at ``fail_severity`` or above. A step-only parameter: the
+    macro's report (made at the default) is failed again by the step that delegated to it."""
     threshold = ORDER.index(params.fail_severity)
-    failing = [c for c in checks if ORDER.index(c.severity) >= threshold]
+    failing = [c for c in report.findings if ORDER.index(c.severity) >= threshold]
     if failing:
         report.failure = "%s: %d check(s) at %s or above: %s" % (TITLE, len(failing), params.fail_severity,
                                                                  "; ".join("%s %s" % (c.severity, c.title)
                                                                            for c in failing[:10]))
-    if not report.failure:  # a fix asked for and not applied: the run had errors
-        report.fail_on_errors(TITLE)
-    report.notes.append("Audit time: %.2f s of CPU." % (time.process_time() - started))
+        report.failure_from_errors = False
     return report

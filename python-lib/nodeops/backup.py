@@ -11,22 +11,29 @@ point-in-time retention. The archive format itself is :mod:`nodeops.archives`.
   and ``keep_monthly`` months. Only archives node-ops wrote are candidates
   (:func:`nodeops.archives.list_archives`, also used by the audit), and each is read
   to its manifest just before it is deleted (kept and reported if that fails); the
-  archive just written is always kept, is the one verified before anything is
-  deleted, and archives dated after it (clock skew) are kept and reported.
-  ``dry_run`` (default) lists.
+  archive just written is always kept and always verified (read back whole against its
+  manifest, dry run or not; nothing is deleted unless it verifies), and archives dated
+  after it (clock skew) are kept and reported. ``dry_run`` (default) applies to the
+  retention only: the archive is written either way, old ones are only listed.
+- The report says what was written (name, size, sha256, duration, verified) and then
+  each retention decision with the archive's date, size and the rules that keep it
+  (newest, daily, weekly, monthly); its badge says "archive written; retention: dry run,
+  nothing deleted" rather than "dry run: nothing was changed".
 """
 
 
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 
 from . import archives, datadir, processes, safefs
 from .errors import NodeOpsError
-from .params import MAX_COUNT, Param
+from .params import MAX_COUNT, Param, separator
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "backup"
@@ -37,37 +44,46 @@ DEFAULT_EXCLUDE = ("tmp", "caches", "data-catalog", "run", "jobs", "scenarios", 
 OPTIONAL_EXCLUDE = ("exports", "prepared_bundles", "apinode-packages")
 
 PARAMS = (
+    separator("Archive", "What is archived, and where."),
     Param("target_dir", "STRING", "Backup folder", mandatory=True, setting="backup_dir",
           description="Absolute path of the folder receiving the archives (outside DIP_HOME)."),
-    Param("scope", "SELECT", "What to back up", default="CONFIG",
+    Param("scope", "SELECT", "What to back up", default="CONFIG", mandatory=True,
           choices=(("CONFIG", "config/ only (safe while DSS runs)"),
                    ("DATA_DIR", "the whole data directory, minus the exclusions")),
           description="CONFIG: config/ only, consistent while DSS runs. DATA_DIR: everything but the excluded "
                       "folders; take it while DSS is stopped (command line) or from a snapshot."),
     Param("exclude", "STRINGS", "Excluded top-level folders", default=DEFAULT_EXCLUDE,
-          description="For DATA_DIR. Default from the DSS backup guidance; also consider exports, "
-                      "prepared_bundles, apinode-packages."),
-    Param("keep_daily", "INT", "Daily copies kept", default=7, min=0, max=MAX_COUNT),
-    Param("keep_weekly", "INT", "Weekly copies kept", default=4, min=0, max=MAX_COUNT),
-    Param("keep_monthly", "INT", "Monthly copies kept", default=6, min=0, max=MAX_COUNT),
-    Param("compression", "SELECT", "Compression", default="gzip", choices=(("gzip", "gzip"), ("zstd", "zstd"))),
+          visible_if="model.scope == 'DATA_DIR'",
+          description="Top-level folders of DIP_HOME left out. Default from the DSS backup guidance; also consider "
+                      "exports, prepared_bundles, apinode-packages."),
+    Param("compression", "SELECT", "Compression", default="gzip", choices=(("gzip", "gzip"), ("zstd", "zstd")),
+          mandatory=True, description="gzip works everywhere; zstd is faster and needs the zstd command on the host."),
+    separator("Retention", "Which older archives of the folder are kept; the others are deleted (dry run: listed)."),
+    Param("keep_daily", "INT", "Daily copies kept", default=7, min=0, max=MAX_COUNT, mandatory=True,
+          description="The newest archive of each of this many most recent days is kept."),
+    Param("keep_weekly", "INT", "Weekly copies kept", default=4, min=0, max=MAX_COUNT, mandatory=True,
+          description="The newest archive of each of this many most recent weeks is kept."),
+    Param("keep_monthly", "INT", "Monthly copies kept", default=6, min=0, max=MAX_COUNT, mandatory=True,
+          description="The newest archive of each of this many most recent months is kept."),
     Param("dry_run", "BOOLEAN", "Dry run (retention)", default=True,
           description="The archive is always written; old archives are only listed, not deleted."),
 )
 VERIFY_PARAMS = (Param("archive", "STRING", "Archive", mandatory=True, description="Path of the archive to check."),)
 RESTORE_PARAMS = (
-    Param("archive", "STRING", "Archive", mandatory=True),
+    Param("archive", "STRING", "Archive", mandatory=True, description="Path of the archive to restore."),
     Param("into", "STRING", "Restore into", mandatory=True, description="An empty (or new) folder."),
     Param("dry_run", "BOOLEAN", "Dry run", default=True, description="List what would be restored where."),
 )
 
 
-def keep(times, daily, weekly, monthly):
-    """The archive times to keep: the newest of each of the last ``daily`` days,
+def keep_rules(times, daily, weekly, monthly):
+    """{time: [rule]} of the archive times to keep, each with the rules that keep it
+    ("daily", "weekly", "monthly"): the newest of each of the last ``daily`` days,
     ``weekly`` ISO weeks and ``monthly`` months that have an archive (GFS)."""
-    kept = set()
-    for count, period in ((daily, lambda t: t.date()), (weekly, lambda t: tuple(t.isocalendar()[:2])),
-                          (monthly, lambda t: (t.year, t.month))):
+    kept = {}
+    for rule, count, period in (("daily", daily, lambda t: t.date()),
+                                ("weekly", weekly, lambda t: tuple(t.isocalendar()[:2])),
+                                ("monthly", monthly, lambda t: (t.year, t.month))):
         seen = []
         for t in sorted(times, reverse=True):
             p = period(t)
@@ -75,8 +91,13 @@ def keep(times, daily, weekly, monthly):
                 if len(seen) >= count:
                     break
                 seen.append(p)
-                kept.add(t)
+                kept.setdefault(t, []).append(rule)
     return kept
+
+
+def keep(times, daily, weekly, monthly):
+    """The archive times to keep (:func:`keep_rules`)."""
+    return set(keep_rules(times, daily, weekly, monthly))
 
 
 # ---- operations -------------------------------------------------------------------------------
@@ -199,12 +220,30 @@ def progress_target(ctx, params):
         os.close(fd)
 
 
+def _badge(written, retention):
+    """What the report's dry-run badge says: the archive is written whatever ``dry_run`` says,
+    which only decides the retention (``retention``: None when it was not reached)."""
+    return "%s; %s" % ("archive written" if written else "no archive written",
+                       "retention not run" if retention is None else retention)
+
+
+def _sha256_at(dir_fd, name):
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        sha = hashlib.sha256()
+        for chunk in iter(lambda: os.read(fd, archives.CHUNK), b""):
+            sha.update(chunk)
+        return sha.hexdigest()
+    finally:
+        os.close(fd)
+
+
 def run(ctx, params, progress=None) -> Report:
     ctx.require_admin()
     dip_home = ctx.require_dip_home()
     now = ctx.now()
     report = Report(operation=OPERATION_ID, title="Backup of %s" % dip_home, generated_at_ms=int(now.timestamp() * 1000),
-                    dry_run=params.dry_run, params=dict(params))
+                    dry_run=params.dry_run, params=dict(params), dry_run_label=_badge(False, None))
     source, arc_root, excluded = _source(dip_home, params)
     if params.scope != "CONFIG":
         if _dss_running(dip_home):
@@ -237,15 +276,31 @@ def run(ctx, params, progress=None) -> Report:
                                                  ext)
         if os.path.lexists(os.path.join(str(target), name)):
             return _fail(report, "%s already exists in %s: nothing was written" % (name, target))
+        started = time.monotonic()
         written = _write(report, target, dir_fd, name, source, arc_root, excluded, params, now, progress)
         if written is None:
             return report
+        duration = time.monotonic() - started
+        report.dry_run_label = _badge(True, None)
         size = os.stat(name, dir_fd=dir_fd).st_size
+        sha256 = _sha256_at(dir_fd, name)
+        check = archives.verify(os.path.join(str(target), name))  # always: the new archive is read back whole
+        verified = "yes" if not check.problems else "no: %s" % check.problems[0]
         report.summary += [Figure("files", "Files archived", written.files, "count"),
                            Figure("source_bytes", "Source size", written.bytes, "bytes"),
                            Figure("archive_bytes", "Archive size", size, "bytes"),
+                           Figure("duration_seconds", "Written in", round(duration, 3), "seconds"),
+                           Figure("verified", "Verified", "yes" if not check.problems else "no"),
                            Figure("skipped", "Entries skipped", written.skipped.count, "count")]
+        table = Table("archive", "Archive written", [
+            Column("archive", "Archive"), Column("bytes", "Size", "bytes"), Column("sha256", "SHA-256"),
+            Column("duration_seconds", "Written in", "seconds"), Column("verified", "Verified")])
+        table.add(archive=name, bytes=size, sha256=sha256, duration_seconds=round(duration, 3), verified=verified)
+        report.tables.append(table)
         report.notes.append("Archive: %s" % (target / name))
+        if check.problems:
+            _fail(report, "the archive just written %s does not verify: %s; nothing deleted"
+                  % (name, check.problems[0]))
         if written.skipped:
             table = Table("skipped", "Skipped (not archived)", [Column("path", "Path"), Column("why", "Why")])
             for path, why in written.skipped.items:
@@ -254,7 +309,7 @@ def run(ctx, params, progress=None) -> Report:
             report.notes.append("%d entr%s skipped (special files, or changed while read): see the table%s"
                                 % (written.skipped.count, "y" if written.skipped.count == 1 else "ies",
                                    written.skipped.more()))
-        _retention(report, target, dir_fd, name, params)
+        _retention(report, target, dir_fd, name, params, now, verified=not check.problems)
     finally:
         os.close(dir_fd)
     return report
@@ -265,22 +320,36 @@ def _dss_running(dip_home):
     return "backend" in groups
 
 
-def _retention(report, target, dir_fd, new_name, params):
+#: The rule that keeps the archive just written, whatever the others say.
+NEWEST = "newest"
+
+
+def _retention(report, target, dir_fd, new_name, params, now, verified):
     new_time = archives.archive_time(new_name)
     found, skipped = archives.list_archives(target, deep=False, dir_fd=dir_fd)
     ours = [a for a in found if a.scope == params.scope]
     future = [a for a in ours if a.time > new_time]
     ranked = [a for a in ours if a.time <= new_time and a.name != new_name]
-    kept = keep([a.time for a in ranked] + [new_time], params.keep_daily, params.keep_weekly, params.keep_monthly)
-    doomed = [a for a in ranked if a.time not in kept]
-    table = Table("retention", "Retention (%s)" % params.scope, [
-        Column("archive", "Archive"), Column("decision", "Decision")])
+    rules = keep_rules([a.time for a in ranked] + [new_time], params.keep_daily, params.keep_weekly,
+                       params.keep_monthly)
+    doomed = [a for a in ranked if a.time not in rules]
+    table = Table("retention", "Retention (%s): %s" % (params.scope, "dry run, nothing deleted" if params.dry_run
+                                                        else "applied"), [
+        Column("archive", "Archive"), Column("date", "Date", "epoch_ms"), Column("bytes", "Size", "bytes"),
+        Column("decision", "Decision"), Column("rule", "Kept by")])
     deciding = "would delete" if params.dry_run else "delete"
-    for a in sorted(ours, key=lambda a: a.time):
-        decision = ("keep (just written)" if a.name == new_name else
-                    "keep (dated after the archive just written: check the clock)" if a in future else
-                    deciding if a in doomed else "keep")
-        table.add(archive=a.name, decision=decision)
+    for a in sorted(ours, key=lambda a: a.time, reverse=True):  # newest first, as the rules rank them
+        if a.name == new_name:
+            decision, rule = "keep (just written)", ", ".join([NEWEST] + rules.get(a.time, []))
+        elif a in future:
+            decision, rule = "keep (dated after the archive just written: check the clock)", ""
+        elif a in doomed:
+            decision, rule = deciding, ""
+        else:
+            decision, rule = "keep", ", ".join(rules[a.time])
+        # archive names carry the wall-clock time of the run that wrote them, in this run's zone
+        date = int(a.time.replace(tzinfo=now.tzinfo).timestamp() * 1000)
+        table.add(archive=a.name, date=date, bytes=a.st.st_size, decision=decision, rule=rule)
     for name, why in skipped:
         table.add(archive=name, decision="skipped, never deleted: %s" % why)
     report.tables.append(table)
@@ -291,12 +360,7 @@ def _retention(report, target, dir_fd, new_name, params):
         report.notes.append("%d entr%s named like archives but not node-ops archives: skipped, never deleted"
                             % (len(skipped), "y" if len(skipped) == 1 else "ies"))
     deleted = 0
-    if doomed and not params.dry_run:
-        check = archives.verify(os.path.join(str(target), new_name))
-        if check.problems:
-            _fail(report, "nothing deleted: the archive just written %s does not verify: %s"
-                  % (new_name, check.problems[0]))
-            return
+    if doomed and not params.dry_run and verified:
         for a in doomed:
             why = archives.manifest_problem(dir_fd, a)  # its manifest read whole, just before deleting it
             if why:
@@ -312,6 +376,8 @@ def _retention(report, target, dir_fd, new_name, params):
                 report.errors.append("%s not deleted: %s" % (a.name, e.strerror or e))
     report.summary.append(Figure("deleted", "Would delete" if params.dry_run else "Deleted",
                                  len(doomed) if params.dry_run else deleted, "count"))
+    report.dry_run_label = _badge(True, "retention: dry run, nothing deleted" if params.dry_run else
+                                  "retention applied" if verified else "retention stopped, nothing deleted")
 
 
 def run_verify(ctx, params, progress=None) -> Report:

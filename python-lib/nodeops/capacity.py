@@ -12,10 +12,9 @@ the disk fills, and when it will be full.
   reaches 90 %.
 """
 
-import datetime as _dt
 import os
 
-from . import datadir, dssapi, heaps, history, processes
+from . import datadir, dssapi, heaps, history, processes, render
 from .errors import Unavailable
 from .params import MAX_GB, Param
 from .report import Chart, Column, Figure, Finding, Report, Table
@@ -26,15 +25,16 @@ TITLE = "Capacity report"
 INSIGHT_ID = "node-ops-capacity-report"
 
 PARAMS = (
-    Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000,
+    Param("top_n", "INT", "Largest entries shown", default=20, min=1, max=1000, mandatory=True,
           description="How many of the largest folders one level below the top-level folders (e.g. jobs/SALES) "
                       "and of the largest projects to list."),
-    Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0, max=MAX_GB,
+    Param("min_disk_gb", "INT", "Minimum data-directory disk (GB)", default=500, min=0, max=MAX_GB, mandatory=True,
           description="A finding is raised when the filesystem holding DIP_HOME is smaller than this (GB = 10^9 bytes)."),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add a snapshot to the capacity history and show the growth and the forecast "
                       "(in DSS: the managed folder node_ops_capacity_history of this project)."),
-    Param("forecast_days", "INT", "Forecast horizon (days)", default=30, min=1, max=3650,
+    Param("forecast_days", "INT", "Forecast horizon (days)", default=30, min=1, max=3650, mandatory=True,
+          visible_if="model.history",
           description="How far ahead the usage trend is drawn; a finding is raised when the filesystem "
                       "reaches 90% within this many days at the current pace."),
 )
@@ -63,22 +63,31 @@ def run(ctx, params, progress=None) -> Report:
     folders = _folder_usage(scan)
     projects = _project_usage(dip_home, scan)
 
+    usable = fs.used_bytes + fs.free_bytes  # what df's Use% and the 90% line are computed on
     report.summary += [
-        Figure("dip_home_disk_bytes", "Data directory on disk", scan.total.disk_bytes, "bytes"),
+        Figure("fs_used_percent", "Filesystem used (of usable)", round(fs.used_percent, 1), "percent", headline=True),
+        Figure("fs_free_bytes", "Filesystem available", fs.free_bytes, "bytes", headline=True),
+        Figure("dip_home_disk_bytes", "Data directory on disk", scan.total.disk_bytes, "bytes", headline=True),
         Figure("dip_home_apparent_bytes", "Data directory, apparent size", scan.total.apparent_bytes, "bytes"),
         Figure("dip_home_files", "Files", scan.total.files, "count"),
         Figure("fs_size_bytes", "Filesystem size", fs.size_bytes, "bytes"),
+        Figure("fs_usable_bytes", "Filesystem usable (used + available)", usable, "bytes"),
         Figure("fs_used_bytes", "Filesystem used", fs.used_bytes, "bytes"),
-        Figure("fs_free_bytes", "Filesystem free", fs.free_bytes, "bytes"),
-        Figure("fs_used_percent", "Filesystem used (share)", round(fs.used_percent, 1), "percent"),
         Figure("fs_inodes_used_percent", "Inodes used", round(fs.inodes_used_percent, 1), "percent"),
         Figure("fs_inodes_free", "Inodes free", fs.inodes_free, "count"),
     ]
+    if fs.size_bytes > usable:
+        report.notes.append("Of the filesystem's %s, %s are reserved (blocks only root may use): the usable %s (used %s + available "
+                            "%s) is what the share used and the %d%% line are computed on, as df does."
+                            % (render.format_bytes(fs.size_bytes), render.format_bytes(fs.size_bytes - usable),
+                               render.format_bytes(usable), render.format_bytes(fs.used_bytes),
+                               render.format_bytes(fs.free_bytes), history.FULL_PERCENT))
     if fs.size_bytes < params.min_disk_gb * GB:
         report.findings.append(Finding(
-            "WARN", "The data-directory filesystem is smaller than %d GB" % params.min_disk_gb,
-            evidence="%s holds %.0f GB in all" % (dip_home, fs.size_bytes / GB),
-            recommendation="The DSS production guidance asks for at least 500 GB for the data directory.",
+            "WARN", "The data-directory filesystem is smaller than %s" % render.format_gb(params.min_disk_gb),
+            evidence="%s is on a filesystem of %s in all" % (dip_home, render.format_bytes(fs.size_bytes)),
+            recommendation="The DSS production guidance asks for at least %s for the data directory."
+                           % render.format_gb(500),
             id="disk.size"))
 
     _disk_tables(report, scan, folders, projects, params.top_n)
@@ -213,6 +222,9 @@ def _heap_section(report, ctx, dip_home, host):
         report.summary.append(Figure("heap_worst_case_bytes", "Java heaps, worst case", heaps.UNBOUNDED))
     else:
         report.summary.append(Figure("heap_worst_case_bytes", "Java heaps, worst case", worst, "bytes"))
+    if host.ram_bytes and worst is not None:
+        report.summary.append(Figure("heap_worst_case_percent", "Java heaps, worst case (of RAM)",
+                                     round(100.0 * worst / host.ram_bytes, 1), "percent"))
     backend = found["backend"]
     if users is not None and backend.xmx is not None and backend.xmx < backend.recommended:
         report.findings.append(Finding(
@@ -237,12 +249,16 @@ def _heap_section(report, ctx, dip_home, host):
             recommendation="Set a global limit of concurrent activities (Administration > Settings > Flow build; "
                            "the config audit's apply_fixes sets one from the number of users).",
             id="heap.commitment"))
-    elif host.ram_bytes and worst > host.ram_bytes:
+    elif heaps.over_ram_share(worst, host.ram_bytes):
+        over = worst > host.ram_bytes
         report.findings.append(Finding(
-            "WARN", "The Java heaps can commit more memory than the host has",
-            evidence="backend + %d concurrent activities x JEK + %d FEK(s)%s = %.1f GiB; RAM %.1f GiB"
+            "WARN", "The Java heaps can commit more memory than the host has" if over else
+            "The Java heaps can commit more than %d%% of the host's RAM" % (100 * heaps.RAM_SHARE_LIMIT),
+            evidence="backend + %d concurrent activities x JEK + %d FEK(s)%s = %s, %.0f%% of the RAM (%s); "
+                     "the guidance keeps Java heaps under %d%% of it"
                      % (activities, max(1, fek.count if fek else 0), " + hproxy" if "hproxy" in host.groups else "",
-                        worst / heaps.GIB, host.ram_bytes / heaps.GIB),
+                        render.format_bytes(worst), 100.0 * worst / host.ram_bytes, render.format_bytes(host.ram_bytes),
+                        100 * heaps.RAM_SHARE_LIMIT),
             recommendation="Lower the heaps or maxRunningActivities, or add memory; Python, R and notebook "
                            "processes need memory on top of this.",
             id="heap.commitment"))
@@ -265,12 +281,14 @@ def _history_section(report, ctx, dip_home, now_ms, fs, scan, folders, projects,
         return
     snaps = past + [snapshot]
     f = history.forecast(snaps, now_ms)
-    report.notes.append("History: %d snapshot(s) over %.1f day(s) in %s." % (len(snaps), f.span_days, store.where))
+    report.notes.append("History: %s snapshot(s) over %s in %s." % (render.format_count(len(snaps)),
+                                                                    render.format_days(f.span_days), store.where))
     usable = fs.used_bytes + fs.free_bytes
     limit = usable * history.FULL_PERCENT / 100.0
     chart = Chart("usage_over_time", "Filesystem used over time", "timeline",
                   series={"used": [(s.epoch_ms, s.fs_used) for s in snaps]},
-                  threshold=limit, threshold_label="%d%% of the filesystem" % history.FULL_PERCENT)
+                  threshold=limit, threshold_label="%d%% of the usable %s" % (history.FULL_PERCENT,
+                                                                               render.format_bytes(usable)))
     if not f.enough:
         report.notes.append("No forecast yet: it needs %d snapshots over at least a day." % history.MIN_SNAPSHOTS)
         report.charts.insert(0, chart)
@@ -282,19 +300,22 @@ def _history_section(report, ctx, dip_home, now_ms, fs, scan, folders, projects,
     report.summary.append(Figure("fs_growth_per_week_bytes", "Growth per week", int(f.fs_growth_per_week), "bytes"))
     if f.full_at_ms is not None:
         days = (f.full_at_ms - now_ms) / float(DAY_MS)
-        report.summary.append(Figure("fs_full_at_ms", "Filesystem %d%% full" % history.FULL_PERCENT, f.full_at_ms,
-                                     "epoch_ms"))
         report.summary.append(Figure("fs_days_to_full", "Days until %d%% full" % history.FULL_PERCENT,
-                                     round(days, 1), "days"))
+                                     round(days, 1), "days", headline=True))
+        report.summary.append(Figure("fs_full_at_ms", "Filesystem %d%% full" % history.FULL_PERCENT, f.full_at_ms,
+                                     "forecast_ms", headline=True))
         if days <= forecast_days:
-            when = _dt.datetime.fromtimestamp(f.full_at_ms / 1000.0).strftime("%Y-%m-%d")
             report.findings.append(Finding(
                 "WARN", "The data-directory filesystem reaches %d%% within %d days" % (history.FULL_PERCENT, forecast_days),
-                evidence="used grows by %.1f GiB per week; %d%% of %.1f GiB is reached around %s"
-                         % (f.fs_growth_per_week / heaps.GIB, history.FULL_PERCENT, usable / heaps.GIB, when),
+                evidence="used grows by %s per week; %d%% of the usable %s is reached %s"
+                         % (render.format_bytes(f.fs_growth_per_week), history.FULL_PERCENT,
+                            render.format_bytes(usable), render.format_forecast(f.full_at_ms, now_ms)),
                 recommendation="Purge job and scenario logs (node-ops purges), check the largest folders below, "
                                "or grow the filesystem.",
                 id="disk.forecast"))
+    else:
+        report.notes.append("No %d%% date: the filesystem's use is not growing (%s per week)."
+                            % (history.FULL_PERCENT, render.format_bytes(f.fs_growth_per_week)))
     growth = Table("growth", "Growth per week by top-level folder (last %d days)" % history.TREND_DAYS, [
         Column("folder", "Folder"), Column("growth_bytes", "Per week", "bytes")])
     for name, g in sorted(f.folder_growth_per_week.items(), key=lambda kv: -kv[1]):

@@ -23,7 +23,7 @@ from typing import List, Optional
 
 from . import dssapi, processes
 from .errors import Unavailable
-from .params import MAX_HOURS, MAX_MIB, Param
+from .params import MAX_HOURS, MAX_MIB, Param, separator
 from .report import Column, Figure, Report, Table
 
 OPERATION_ID = "cull-kernels"
@@ -33,26 +33,35 @@ MIB = 1024 * 1024
 HOUR_MS = 3600 * 1000
 #: How long to wait, after the unloads, for the kernel processes to be gone.
 CONFIRM_TIMEOUT_S = 15.0
+#: Sessions listed one by one (kills and would-kills first, then by memory); the rest are counted.
+MAX_LISTED = 200
+#: Decisions listed first: what was (or would be, or was tried to be) killed.
+_KILL_DECISIONS = ("killed", "would kill", "kill failed", "unloaded, still running")
 
 PARAMS = (
-    Param("max_idle_hours", "DOUBLE", "Maximum idle time (hours)", default=24, min=0, max=MAX_HOURS,
+    separator("Rules", "A kernel is killed when any rule with a value above 0 applies to it."),
+    Param("max_idle_hours", "DOUBLE", "Maximum idle time (hours)", default=24, min=0, max=MAX_HOURS, mandatory=True,
           description="Kill kernels idle for longer than this. 0 = off."),
-    Param("max_age_hours", "DOUBLE", "Maximum session age (hours)", default=0, min=0, max=MAX_HOURS,
+    Param("max_age_hours", "DOUBLE", "Maximum session age (hours)", default=0, min=0, max=MAX_HOURS, mandatory=True,
           description="Kill sessions started longer ago than this, idle or not. 0 = off."),
-    Param("max_memory_mb", "INT", "Maximum memory (MiB)", default=0, min=0, max=MAX_MIB,
+    Param("max_memory_mb", "INT", "Maximum memory (MiB)", default=0, min=0, max=MAX_MIB, mandatory=True,
           description="Kill kernels whose resident memory (kernel and its child processes) exceeds this many MiB, "
                       "when the kernel runs on this host. 0 = off."),
+    separator("Protections", "Kernels the rules above never kill."),
     Param("protect_busy", "BOOLEAN", "Protect busy kernels", default=True,
           description="Never kill a kernel that is computing, unless it has been busy for longer than the maximum below."),
-    Param("max_busy_hours", "DOUBLE", "Maximum busy time (hours)", default=0, min=0, max=MAX_HOURS,
+    Param("max_busy_hours", "DOUBLE", "Maximum busy time (hours)", default=0, min=0, max=MAX_HOURS, mandatory=True,
+          visible_if="model.protect_busy",
           description="With busy kernels protected, a kernel busy without interruption for longer than this loses "
                       "the protection. 0 = busy kernels are never killed."),
     Param("protect_connected", "BOOLEAN", "Protect connected kernels", default=True,
           description="Never kill a kernel that has an open browser connection."),
-    Param("exempt_users", "STRINGS", "Exempt users", default=(),
-          description="Logins whose sessions are never touched."),
-    Param("exempt_projects", "STRINGS", "Exempt projects", default=(),
-          description="Project keys whose sessions are never touched."),
+    separator("Exemptions"),
+    Param("exempt_users", "MULTISELECT", "Exempt users", default=(), choices_from="users",
+          description="Users whose sessions are never touched."),
+    Param("exempt_projects", "MULTISELECT", "Exempt projects", default=(), choices_from="projects",
+          description="Projects whose sessions are never touched."),
+    separator("Run"),
     Param("dry_run", "BOOLEAN", "Dry run", default=True,
           description="Report exactly what would be killed; kill nothing."),
     Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
@@ -212,13 +221,16 @@ def run(ctx, params, progress=None) -> Report:
     now_ms = int(now.timestamp() * 1000)
     dry_run = params.dry_run
     report = Report(operation=OPERATION_ID, title=TITLE, generated_at_ms=now_ms, dry_run=dry_run, params=dict(params))
+    users = Table("users", "By user", [
+        Column("owner", "User"), Column("sessions", "Sessions", "count"), Column("memory", "Memory", "bytes"),
+        Column("kills", "Would kill" if dry_run else "Killed", "count")])
     table = Table("sessions", "Sessions", [
         Column("project", "Project"), Column("notebook", "Notebook"), Column("owner", "Owner"),
         Column("state", "State"), Column("idle_hours", "Idle", "hours"), Column("busy_hours", "Busy for", "hours"),
         Column("age_hours", "Age", "hours"),
         Column("rss", "RSS", "bytes"), Column("memory_note", "Memory unknown"), Column("decision", "Decision"),
         Column("reason", "Reason")])
-    report.tables.append(table)
+    report.tables += [users, table]
     totals = dict(seen=0, killed=0, freed=0, kept=0, memory=0, unknown_memory=0)
 
     def finish():
@@ -272,6 +284,7 @@ def run(ctx, params, progress=None) -> Report:
             progress(len(outcome))
     still_alive = wait_gone(unloaded, CONFIRM_TIMEOUT_S) if unloaded else {}
 
+    rows, by_user = [], {}
     for s, kill, reason in decisions:
         decision, why = outcome[s.session_id]
         freed = None
@@ -288,14 +301,32 @@ def run(ctx, params, progress=None) -> Report:
                 why += " (process not on this host: not confirmed)"
             else:
                 freed = s.rss
-        if decision in ("killed", "would kill"):
+        killed = decision in ("killed", "would kill")
+        if killed:
             totals["killed"] += 1
             totals["freed"] += freed or 0
         else:
             totals["kept"] += 1
-        table.add(project=s.project, notebook=s.notebook, owner=s.owner, state=s.state,
-                  idle_hours=round(s.idle_hours, 1) if s.idle_hours is not None else None,
-                  busy_hours=round(s.busy_hours, 1) if s.busy_hours is not None else None,
-                  age_hours=round(s.age_hours, 1) if s.age_hours is not None else None,
-                  rss=s.rss, memory_note=s.memory_note if s.rss is None else "", decision=decision, reason=why)
+        user = by_user.setdefault(s.owner, dict(owner=s.owner, sessions=0, memory=0, kills=0))
+        user["sessions"] += 1
+        user["memory"] += s.rss or 0
+        user["kills"] += killed
+        rows.append(dict(project=s.project, notebook=s.notebook, owner=s.owner, state=s.state,
+                         idle_hours=round(s.idle_hours, 1) if s.idle_hours is not None else None,
+                         busy_hours=round(s.busy_hours, 1) if s.busy_hours is not None else None,
+                         age_hours=round(s.age_hours, 1) if s.age_hours is not None else None,
+                         rss=s.rss, memory_note=s.memory_note if s.rss is None else "", decision=decision,
+                         reason=why))
+    # what was (or would be) killed first, then the largest: the rows an administrator looks for
+    rows.sort(key=lambda r: (r["decision"] not in _KILL_DECISIONS, -(r["rss"] or 0), r["rss"] is None))
+    for row in rows[:MAX_LISTED]:
+        table.add(**row)
+    if len(rows) > MAX_LISTED:
+        table.title += " (the first %d of %d)" % (MAX_LISTED, len(rows))
+        report.notes.append("%d more session(s) not listed, %d of them %s: see the per-user table"
+                            % (len(rows) - MAX_LISTED,
+                               sum(r["decision"] in _KILL_DECISIONS for r in rows[MAX_LISTED:]),
+                               "would be killed" if dry_run else "killed"))
+    for user in sorted(by_user.values(), key=lambda u: (-u["kills"], -u["memory"], u["owner"])):
+        users.add(**user)
     return finish()

@@ -34,7 +34,7 @@ def macro_config(op, config, ctx=None):
     an empty field fed by a plugin-level setting carries the value the step resolved from the
     settings it was given (the macro would get the same ones from DSS: this keeps the step's
     checks and the macro's run on one value)."""
-    declared = {p.name for p in op.declared_params("macro")}
+    declared = {p.name for p in op.declared_params("macro") if p.is_value}
     config, _ = op.effective_config(config, ctx)
     return {k: v for k, v in config.items() if k in declared}
 

@@ -12,11 +12,17 @@ from dataiku.insights import save_data as save_insight
 from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
 from dataiku.scenario import Scenario
 
-from . import delegation, dssapi, operations, render, runner, settings
+from . import choices, delegation, dssapi, operations, render, runner, settings
 from .context import Context
 from .errors import NodeOpsError
 
-__all__ = ["Runnable", "ResultTable", "build_context", "progress_target", "run_macro", "run_step"]
+__all__ = ["Runnable", "ResultTable", "build_context", "param_choices", "progress_target", "run_macro", "run_step"]
+
+
+def param_choices(payload, config=None, plugin_config=None):
+    """Body of ``do()`` in resource/choices.py: the choices of one field of a form
+    (:mod:`nodeops.choices`), listed with the rights of the user who opened it."""
+    return choices.choices(_client(), payload)
 
 
 def _client():
@@ -38,11 +44,16 @@ def build_context(operation_id, project_key=None, component="macro", plugin_sett
                    save_insight=save_insight, settings=dict(plugin_settings or {}))
 
 
-def progress_target(operation_id, project_key, config, plugin_config):
+def progress_target(macro_id, project_key, config, plugin_config):
     """Body of ``MyRunnable.get_progress_target``: ``(target, unit)`` or None. DSS asks for it once,
     before ``run``, and fails the whole run when it raises: this never raises (the run then reports
     what went wrong in its own words). It asks the API nothing to know who the user is: DSS runs
-    these macros for administrators only (requiresGlobalAdmin)."""
+    these macros for administrators only (requiresGlobalAdmin). A table face (``<operation>-table``)
+    counts what its operation counts."""
+    try:
+        operation_id = operations.macro(macro_id).operation.id
+    except KeyError:
+        return None
     try:
         client = _client()
     except Exception:  # noqa: BLE001 -- no API here: the targets that need none still work
@@ -52,13 +63,16 @@ def progress_target(operation_id, project_key, config, plugin_config):
     return runner.progress_target(operation_id, ctx, config)
 
 
-def run_macro(operation_id, project_key, config, plugin_config, progress_callback=None, result="HTML", target=None):
-    """Body of ``MyRunnable.run``: the report as HTML (or as a ResultTable). ``target``: what
-    :func:`progress_target` returned, the progress is reported against it."""
+def run_macro(macro_id, project_key, config, plugin_config, progress_callback=None, target=None):
+    """Body of ``MyRunnable.run``: the report as HTML, or, for a macro declared RESULT_TABLE
+    (``<operation>-table``, :data:`nodeops.operations.TABLE_MACROS`), one of its tables as a
+    ResultTable. ``target``: what :func:`progress_target` returned, the progress is reported against it."""
+    macro = operations.macro(macro_id)
+    operation_id = macro.operation.id
     ctx = build_context(operation_id, project_key, plugin_settings=settings.from_macro(plugin_config))
     report = runner.run_operation(operation_id, ctx, config, progress_callback, target)
-    if result == "RESULT_TABLE":
-        return render.to_result_table(report, ResultTable)
+    if macro.result_type == "RESULT_TABLE":
+        return render.to_result_table(report, ResultTable, macro.table, outcome=macro.outcome)
     return render.to_html(report)
 
 

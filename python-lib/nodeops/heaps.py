@@ -31,6 +31,10 @@ KERNEL_XMX = 2 * GIB
 DEFAULT_MAX_RUNNING_ACTIVITIES = 5
 #: The worst case when nothing limits the number of JEKs.
 UNBOUNDED = "unbounded"
+#: The share of the host's RAM Java heaps may take, the backend's alone (the config audit) or the
+#: worst case of all of them (the capacity report): above it, the JVMs' other memory, Python, R,
+#: notebook kernels and the OS are short of memory. The one place this rule lives.
+RAM_SHARE_LIMIT = 0.8
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
@@ -41,6 +45,11 @@ def parse_size(text) -> Optional[int]:
     if not m:
         return None
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def over_ram_share(heap_bytes, ram_bytes) -> bool:
+    """Whether ``heap_bytes`` exceeds :data:`RAM_SHARE_LIMIT` of ``ram_bytes`` (False when either is unknown)."""
+    return bool(ram_bytes) and heap_bytes is not None and heap_bytes > ram_bytes * RAM_SHARE_LIMIT
 
 
 def recommended_backend(users) -> int:

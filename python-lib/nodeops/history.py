@@ -31,6 +31,9 @@ MIN_SNAPSHOTS = 3
 MIN_SPAN_MS = 24 * 3600 * 1000
 FULL_PERCENT = 90.0
 DAY_MS = 24 * 3600 * 1000
+#: A date further than this is no forecast: growth that slow never fills the disk in the node's
+#: life (and a year past 9999 is no date Python can print).
+MAX_FORECAST_DAYS = 100 * 365
 
 
 @dataclass
@@ -219,6 +222,7 @@ class Forecast:
     span_days: float
     fs_growth_per_week: Optional[float] = None  # bytes
     full_at_ms: Optional[int] = None  # when used reaches FULL_PERCENT at the current pace; None = not growing
+    # (or not within MAX_FORECAST_DAYS)
     folder_growth_per_week: Dict[str, float] = field(default_factory=dict)
     line: Optional[tuple] = None  # (slope per ms, intercept) of filesystem used bytes
 
@@ -249,5 +253,8 @@ def forecast(snapshots, now_ms) -> Forecast:
     if line[0] > 0 and usable > 0:
         target = usable * FULL_PERCENT / 100.0
         t = (target - line[1]) / line[0]
-        f.full_at_ms = int(max(t, now_ms)) if last.fs_used < target else int(now_ms)
+        if last.fs_used >= target:
+            f.full_at_ms = int(now_ms)
+        elif t - now_ms <= MAX_FORECAST_DAYS * DAY_MS:
+            f.full_at_ms = int(max(t, now_ms))
     return f

@@ -22,8 +22,8 @@ from typing import Dict, List, Optional
 
 from . import datadir, dssapi, history, processes, safefs
 from .errors import Unavailable
-from .params import MAX_COUNT, MAX_HOURS, Param
-from .report import Column, Figure, Report, Table
+from .params import MAX_COUNT, MAX_HOURS, Param, separator
+from .report import Column, Figure, Finding, Report, Table
 
 COLLECT_ID = "collect-metrics"
 HEALTH_ID = "health-check"
@@ -34,30 +34,38 @@ API_TIMEOUT_S = 10.0
 HOUR_MS = 3600 * 1000
 
 COLLECT_PARAMS = (
+    separator("Graphite"),
     Param("graphite_host", "STRING", "Graphite host", default="", setting="graphite_host",
           description="Carbon host receiving the plaintext protocol (no host: no Graphite)."),
-    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, setting="graphite_port"),
+    # not hidden while graphite_host is empty (visible_if): an empty host takes the plugin setting
+    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, setting="graphite_port",
+          description="Port of Carbon's plaintext listener."),
     Param("prefix", "STRING", "Metric prefix", default="", setting="graphite_prefix",
           description="Graphite prefix (none: dss.<host>.node-ops)."),
+    separator("Prometheus"),
     Param("prometheus_file", "STRING", "Prometheus textfile", default="", setting="prometheus_file",
           description="Absolute path of a .prom file for node_exporter's textfile collector (none: no file)."),
+    separator("History"),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add the values to daily CSV files (in DSS: the managed folder node_ops_metrics_history of "
-                      "this project)."),
+                      "this project; the step creates it, the macro adds to it once it exists)."),
+    separator("Run"),
     Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
           description="Fail the step when a sink could not be written (the other sinks are written anyway)."),
 )
 
 HEALTH_PARAMS = (
-    Param("max_disk_used_percent", "INT", "Disk used (%)", default=85, min=1, max=100,
+    Param("max_disk_used_percent", "INT", "Disk used (%)", default=85, min=1, max=100, mandatory=True,
           description="Breach when the DIP_HOME filesystem is fuller than this."),
-    Param("max_inodes_used_percent", "INT", "Inodes used (%)", default=85, min=1, max=100),
-    Param("min_memory_available_percent", "INT", "Memory available (%)", default=10, min=0, max=100,
+    Param("max_inodes_used_percent", "INT", "Inodes used (%)", default=85, min=1, max=100, mandatory=True,
+          description="Breach when more of the DIP_HOME filesystem's inodes than this (%) are used."),
+    Param("min_memory_available_percent", "INT", "Memory available (%)", default=10, min=0, max=100, mandatory=True,
           description="Breach when less of the host's memory is available."),
-    Param("max_alive_kernels", "INT", "Notebook kernels alive", default=200, min=0, max=MAX_COUNT),
-    Param("max_job_hours", "DOUBLE", "Job running time (hours)", default=24, min=0, max=MAX_HOURS,
+    Param("max_alive_kernels", "INT", "Notebook kernels alive", default=200, min=0, max=MAX_COUNT, mandatory=True,
+          description="Breach when more Jupyter kernels than this are alive."),
+    Param("max_job_hours", "DOUBLE", "Job running time (hours)", default=24, min=0, max=MAX_HOURS, mandatory=True,
           description="Breach when a job has been running longer than this; 0 = off."),
-    Param("max_failed_scenarios", "INT", "Failed scenario runs (24 h)", default=0, min=0, max=MAX_COUNT,
+    Param("max_failed_scenarios", "INT", "Failed scenario runs (24 h)", default=0, min=0, max=MAX_COUNT, mandatory=True,
           description="Breach when more scenario runs than this failed in the last 24 hours."),
     Param("check_api", "BOOLEAN", "Backend API reachable", default=True,
           description="Breach when the DSS backend API does not answer."),
@@ -300,17 +308,106 @@ def collect(ctx, params, progress=None) -> Report:
         store = history.open_store(ctx, report, METRICS_FOLDER, COLLECT_ID)
         if store is not None:
             _sink(report, sinks, "history (%s)" % store.where, lambda: write_history(metrics, store, now_ms))
-    table = Table("metrics", "Metrics", [Column("metric", "Metric"), Column("labels", "Labels"),
-                                         Column("value", "Value"), Column("unit", "Unit"), Column("source", "Source")])
-    for mt in metrics:
-        table.add(metric=mt.name, labels=", ".join("%s=%s" % kv for kv in sorted(mt.labels.items())),
-                  value=mt.value, unit=mt.unit, source=mt.source)
-    report.tables += [sinks, table]
-    report.summary.append(Figure("metrics", "Metrics", len(metrics), "count"))
-    report.summary.append(Figure("sink_errors", "Sink errors", sum(1 for r in sinks.rows if r["status"] != "ok"),
-                                 "count"))
+    report.tables += report_tables(metrics, dip_home)
+    if sinks.rows:
+        report.tables.insert(0, sinks)
+    else:
+        report.findings.append(Finding(
+            "INFO", "No sink configured: the metrics were collected and shown here, and sent nowhere",
+            evidence="no Graphite host, no Prometheus textfile%s" % (", no history folder" if params.history
+                                                                     else ", history off"),
+            recommendation="Set a Graphite host or a Prometheus textfile, or run the collect-metrics step in a "
+                           "scenario (it keeps a history).", id="metrics.sinks"))
+    failed = sum(1 for r in sinks.rows if r["status"] != "ok")
+    report.summary += [
+        Figure("metrics", "Metrics", len(metrics), "count", headline=True),
+        Figure("sinks", "Sinks written", len(sinks.rows) - failed, "count", headline=True),
+        Figure("sink_errors", "Sink errors", failed, "count", headline=True, severity="FAIL"),
+    ]
+    report.notes.append("Sources: psutil and statvfs for the host, the processes' command lines for their roles, "
+                        "the DSS API for the application; the metric names are those sent to Graphite "
+                        "(<prefix>.<name>[.<label>]) and, with '.' as '_' and a nodeops_ prefix, to Prometheus.")
     report.fail_on_errors("Metrics", params.get("fail_on_error", True))
     return report
+
+
+#: What each metric is, for people (the report); the name stays what the sinks receive.
+LABELS = {
+    "host.cpu_percent": "CPU busy",
+    "host.load_1m": "Load, 1 min", "host.load_5m": "Load, 5 min", "host.load_15m": "Load, 15 min",
+    "host.memory_total_bytes": "Memory", "host.memory_available_bytes": "Memory available",
+    "host.memory_available_percent": "Memory available (share)",
+    "host.swap_total_bytes": "Swap", "host.swap_used_bytes": "Swap used",
+    "host.disk_read_bytes_total": "Disk read since boot", "host.disk_write_bytes_total": "Disk written since boot",
+    "host.net_sent_bytes_total": "Network sent since boot", "host.net_recv_bytes_total": "Network received since boot",
+    "dss.projects": "Projects", "dss.users_active_15m": "Users active (last 15 min)",
+    "dss.jobs_running": "Jobs running", "dss.scenarios_running": "Scenarios running",
+    "dss.notebook_sessions": "Notebook sessions", "dss.license_days_left": "Licence: time left",
+}
+#: The per-mount metrics: (name, column key, column label, unit).
+DISK_COLUMNS = (("host.disk_used_bytes", "used_bytes", "Used", "bytes"),
+                ("host.disk_free_bytes", "free_bytes", "Available", "bytes"),
+                ("host.disk_used_percent", "used_percent", "Used (share)", "percent"),
+                ("host.inodes_used_percent", "inodes_used_percent", "Inodes used", "percent"))
+
+
+def _device(path):
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
+
+
+def report_tables(metrics, dip_home) -> List[Table]:
+    """The metrics as people read them: one table per group (host, disk per filesystem, DSS
+    processes by role, DSS application), values formatted by unit; a filesystem seen under
+    several mount points (DIP_HOME's, bind mounts) is one row naming them all."""
+    def measures(key, title, prefix):
+        t = Table(key, title, [Column("measure", "Measure"), Column("value", "Value", unit_from="unit"),
+                               Column("metric", "Metric name")])
+        for mt in metrics:
+            if mt.name.startswith(prefix) and not mt.labels:
+                t.add(measure=LABELS.get(mt.name, mt.name), value=mt.value, unit=mt.unit, metric=mt.name)
+        return t
+
+    host = measures("host", "Host", "host.")
+    disks = Table("disks", "Disk, per filesystem", [Column("mount", "Mounted on")]
+                  + [Column(key, label, unit) for _, key, label, unit in DISK_COLUMNS])
+    rows, order = {}, []
+    for mt in metrics:
+        mount = mt.labels.get("mount")
+        if mount is None or not mt.name.startswith("host."):
+            continue
+        path = str(dip_home) if mount == "dip_home" and dip_home else mount
+        device = _device(path)
+        ident = ("dev", device) if device is not None else ("mount", mount)
+        if ident not in rows:
+            rows[ident] = {"mounts": []}
+            order.append(ident)
+        row = rows[ident]
+        name = "DIP_HOME (%s)" % path if mount == "dip_home" else mount
+        if name not in row["mounts"]:
+            row["mounts"].insert(0 if mount == "dip_home" else len(row["mounts"]), name)
+        for metric, key, _, _ in DISK_COLUMNS:
+            if mt.name == metric:
+                row.setdefault(key, mt.value)
+    for ident in order:
+        row = rows[ident]
+        shown = row.pop("mounts")
+        mounts = ", ".join(shown[:3]) + (" and %d more" % (len(shown) - 3) if len(shown) > 3 else "")
+        disks.add(mount=mounts, **row)
+    procs = Table("processes", "DSS processes by role", [Column("role", "Role"), Column("count", "Processes", "count"),
+                                                         Column("rss_bytes", "Resident memory", "bytes")])
+    by_role = {}
+    for mt in metrics:
+        if mt.name in ("dss.processes", "dss.processes_rss_bytes"):
+            by_role.setdefault(mt.labels.get("role"), {})[mt.name] = mt.value
+    for role, label in processes.ROLES:
+        values = by_role.get(role) or {}
+        if values.get("dss.processes"):
+            procs.add(role=label, count=values["dss.processes"], rss_bytes=values.get("dss.processes_rss_bytes"))
+    app = measures("application", "DSS application", "dss.")
+    return [t for t in (host, disks, procs, app) if t.rows]
 
 
 def _sink(report, table, name, fn):

@@ -14,18 +14,22 @@ DIP_HOME: the step of an operation that reads DIP_HOME hands that work to the
 macro of the same id through the API (:mod:`nodeops.delegation`).
 """
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
 from . import adminproject, audit, backup, capacity, culling, dssapi, history, monitoring, retention, settings
 from .errors import ParameterError, Unavailable
-from .params import Param, parse_params
+from .params import CHOICES_SCRIPT, Param, parse_params, to_dss_json, values_of
 
 
 @dataclass(frozen=True)
 class Operation:
     id: str
     title: str
+    #: Given: the declaration, in the order of the form, separators included. After construction:
+    #: the parameters that hold values (what parsing, the checks and the command line see); the
+    #: whole declaration is ``form``.
     params: Tuple[Param, ...]
     run: Callable
     #: ``check(params, ctx) -> [problem]``: the operation's checks across parameters (paths, keys,
@@ -44,13 +48,29 @@ class Operation:
     #: ``prepare(ctx, params)``: what the step does itself, with its own rights, before it hands
     #: the DIP_HOME work to the macro (e.g. create the managed folder only the step creates).
     step_prepare: Optional[Callable] = None
+    #: ``step_apply(report, params) -> report``: what the step's own parameters decide on the report
+    #: the macro made (e.g. the audit's fail_severity), after ``fail_on_error``.
+    step_apply: Optional[Callable] = None
     #: ``progress_target(ctx, params) -> (target, unit)``: what DSS's progress bar counts, known
     #: cheaply before the run (DSS asks once, before run); unit SIZE, FILES, RECORDS or NONE.
     progress_target: Optional[Callable] = None
+    #: The whole declaration (separators included), in the order of the form.
+    form: Tuple[Param, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
         if self.reads_dip_home is None:
             raise ValueError("operation %s: say whether it reads DIP_HOME (reads_dip_home)" % self.id)
+        object.__setattr__(self, "form", tuple(self.params))
+        object.__setattr__(self, "params", values_of(self.form))
+        names = [p.name for p in self.form]
+        if len(set(names)) != len(names):
+            raise ValueError("operation %s: a name is declared twice in %s" % (self.id, names))
+        fed = settings.fed(self.params)
+        for p in self.form:
+            hiders = set(re.findall(r"model\.(\w+)", p.visible_if)) & set(fed)
+            if hiders:  # empty there means "the plugin setting", not "does not apply"
+                raise ValueError("operation %s: %s is hidden by %s, which a plugin setting can fill while it is "
+                                 "empty" % (self.id, p.name, ", ".join(sorted(hiders))))
 
     def parse(self, config, ctx=None):
         """The typed, checked parameters; one ParameterError naming every bad one.
@@ -84,8 +104,24 @@ class Operation:
         return problem
 
     def declared_params(self, component):
-        """The parameters declared in runnable.json ("macro") or step.json ("step")."""
-        return tuple(p for p in self.params if component == "step" or not p.step_only)
+        """What runnable.json ("macro") or step.json ("step") declares, in form order: the parameters
+        shown in that component and the separators of the sections that still hold one."""
+        shown = [p for p in self.form if p.shown_in(component)]
+        return tuple(p for i, p in enumerate(shown)
+                     if p.is_value or (i + 1 < len(shown) and shown[i + 1].is_value))
+
+    def descriptor(self, component, data):
+        """``data`` (the content of runnable.json or step.json) as the declaration makes it: its
+        ``params``, its ``paramsPythonSetup`` (the choices script, when a field picks from a list
+        DSS offers), and for a macro ``impersonate`` (False only when it reads DIP_HOME)."""
+        declared = self.declared_params(component)
+        out = {k: v for k, v in data.items() if k != "paramsPythonSetup"}
+        if any(p.choices_from for p in declared):
+            out["paramsPythonSetup"] = CHOICES_SCRIPT
+        out["params"] = [to_dss_json(p) for p in declared]
+        if component == "macro":
+            out["impersonate"] = self.impersonate
+        return out
 
     @property
     def impersonate(self):
@@ -99,6 +135,8 @@ class Operation:
         if "fail_on_error" in params and not params["fail_on_error"] and report.failure_from_errors:
             report.failure = None
             report.failure_from_errors = False
+        if self.step_apply is not None:
+            report = self.step_apply(report, params)
         return report
 
 
@@ -139,7 +177,7 @@ OPERATIONS = {
                   progress_target=culling.progress_target),
         # install.ini, config/dip.properties, config/general-settings.json, the log folders
         Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, audit.check, insight_id=audit.INSIGHT_ID,
-                  reads_dip_home=True),
+                  reads_dip_home=True, step_apply=audit.fail_at),
         # the DSS API only
         Operation(adminproject.OPERATION_ID, adminproject.TITLE, adminproject.PARAMS, adminproject.run,
                   adminproject.check, reads_dip_home=False),
@@ -158,6 +196,58 @@ OPERATIONS = {
                   reads_dip_home=False),
     )
 }
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A folder under python-runnables/: an operation and the face of its result.
+
+    DSS reads a macro's result as the ``resultType`` its runnable.json declares: the Python
+    side only sends a string (KIT ``runnables/server.py``: a ResultTable's ``to_json()``, a
+    dict's ``json.dumps``, a str as is) and the page shows it by the type DSS gives back
+    (KIT ``runnables.js``, ``runnable-result.html``). So a form field cannot switch one macro
+    between HTML and a table (see guesses.RESULT_TYPE_IS_STATIC in the bench): the table face
+    of an operation is a second macro, ``<id>-table``, declared RESULT_TABLE, that DSS shows
+    with its Export button (CSV, Excel, a dataset)."""
+
+    id: str
+    operation: Operation
+    result_type: str
+    #: RESULT_TABLE: the key of the report's table returned, and what each row's "Outcome"
+    #: column says (``outcome(report, row) -> str``).
+    table: str = ""
+    outcome: Optional[Callable] = None
+
+
+def _deleted(report, row):
+    return "would delete" if report.dry_run else "deleted"
+
+
+def _decision(report, row):
+    return row["decision"]
+
+
+#: The table faces: what was (or would be) deleted, the sessions and what was done to each.
+TABLE_MACROS = {
+    m.id: m for m in (
+        Macro(retention.JOBS.id + "-table", OPERATIONS[retention.JOBS.id], "RESULT_TABLE", "entries", _deleted),
+        Macro(retention.SCENARIOS.id + "-table", OPERATIONS[retention.SCENARIOS.id], "RESULT_TABLE", "entries",
+              _deleted),
+        Macro(retention.EXPORTS.id + "-table", OPERATIONS[retention.EXPORTS.id], "RESULT_TABLE", "entries",
+              _deleted),
+        Macro(culling.OPERATION_ID + "-table", OPERATIONS[culling.OPERATION_ID], "RESULT_TABLE", "sessions",
+              _decision),
+    )
+}
+
+
+def macro(macro_id) -> Macro:
+    """The macro of the folder ``python-runnables/<macro_id>``: an operation's own (its report
+    as HTML, or what its registry entry says), or a table face (:data:`TABLE_MACROS`)."""
+    if macro_id in TABLE_MACROS:
+        return TABLE_MACROS[macro_id]
+    op = get(macro_id)
+    return Macro(op.id, op, op.result_type)
 
 
 def get(operation_id) -> Operation:

@@ -4,6 +4,13 @@ Each operation declares a tuple of :class:`Param`. The same declaration
 validates the config DSS hands to a macro or a step, parses command-line values,
 and is checked against ``runnable.json`` / ``step.json`` by the test suite, so a
 parameter's name, type, default and bounds live in exactly one place.
+
+The same tuple also lays out the DSS form: :func:`separator` entries start its
+sections (they hold no value: parsing, the checks and the command line skip
+them), ``visible_if`` hides a field that does not apply, ``choices_from`` makes
+DSS offer a list it can compute (projects, users, time zones, mail channels;
+``resource/choices.py`` lists them), ``step_only`` / ``macro_only`` keep a field
+out of the component where it does nothing.
 """
 
 import math
@@ -14,7 +21,18 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple
 from .errors import ParameterError
 
 # Parameter types this module knows how to validate (a subset of DSS's types).
-SUPPORTED_TYPES = ("INT", "DOUBLE", "BOOLEAN", "STRING", "STRINGS", "SELECT", "MULTISELECT")
+SUPPORTED_TYPES = ("INT", "DOUBLE", "BOOLEAN", "STRING", "STRINGS", "SELECT", "MULTISELECT", "SEPARATOR")
+
+#: The lists DSS can offer in a form (``getChoicesFromPython``): a parameter with ``choices_from``
+#: names one; the script of CHOICES_SCRIPT (``resource/``) lists it, for the value it describes.
+CHOICE_LISTS = {
+    "projects": "project keys",
+    "users": "user logins",
+    "timezones": "time zone names",
+    "mail_channels": "messaging channel ids",
+}
+#: The ``paramsPythonSetup`` of every descriptor with such a parameter (a file of ``resource/``).
+CHOICES_SCRIPT = "choices.py"
 
 _TRUE = ("true", "1", "yes", "y", "on")
 _FALSE = ("false", "0", "no", "n", "off")
@@ -30,15 +48,46 @@ class Param:
     min: Optional[float] = None
     max: Optional[float] = None
     choices: Tuple[Tuple[str, str], ...] = ()  # (value, label)
+    #: DSS's ``mandatory``: the form refuses an empty field. Missing from a config (the command
+    #: line, an older saved step), such a parameter takes its default; without one it is refused.
     mandatory: bool = False
     #: Declared in step.json only (e.g. fail_on_error), not in runnable.json.
     step_only: bool = False
+    #: Declared in runnable.json only: it does nothing in the step.
+    macro_only: bool = False
+    #: DSS's ``visibilityCondition``: a JavaScript expression on ``model.<name>`` (the values of the
+    #: form); the field is shown only while it is true. Its value is still in the config when hidden.
+    visible_if: str = ""
+    #: A key of CHOICE_LISTS: DSS offers that list (``getChoicesFromPython``) instead of free text.
+    choices_from: str = ""
     #: The plugin-level setting that gives this field its value when left empty (nodeops.settings).
     setting: str = ""
 
     def __post_init__(self):
         if self.type not in SUPPORTED_TYPES:
             raise ValueError("parameter %s: unsupported type %s" % (self.name, self.type))
+        if self.choices_from and (self.choices_from not in CHOICE_LISTS or self.type not in ("SELECT", "MULTISELECT")
+                                  or self.choices):
+            raise ValueError("parameter %s: choices_from %r needs a SELECT or MULTISELECT without static choices, "
+                             "and one of %s" % (self.name, self.choices_from, ", ".join(CHOICE_LISTS)))
+        if self.step_only and self.macro_only:
+            raise ValueError("parameter %s: step_only and macro_only exclude each other" % self.name)
+        if self.type == "SEPARATOR" and (self.default is not None or self.mandatory or self.choices or self.setting):
+            raise ValueError("separator %s holds no value" % self.name)
+
+    @property
+    def is_value(self):
+        """False for a separator: a heading of the form, not a parameter."""
+        return self.type != "SEPARATOR"
+
+    @property
+    def required(self):
+        """A value must be given: mandatory, and no default to fall back on."""
+        return self.mandatory and self.default is None
+
+    def shown_in(self, component):
+        """Whether the form of ``component`` ("macro": runnable.json, "step": step.json) declares it."""
+        return not (self.step_only and component == "macro") and not (self.macro_only and component == "step")
 
     def describe_allowed(self):
         if self.type == "INT" or self.type == "DOUBLE":
@@ -52,6 +101,11 @@ class Param:
             return kind
         if self.type == "BOOLEAN":
             return "true or false"
+        if self.choices_from:
+            what = CHOICE_LISTS[self.choices_from]
+            if self.type == "SELECT":
+                return "one of the %s of this DSS" % what
+            return "a list of %s (or a comma-separated string)" % what
         if self.type in ("SELECT", "MULTISELECT"):
             return "one of %s" % ", ".join(v for v, _ in self.choices)
         if self.type == "STRINGS":
@@ -61,6 +115,17 @@ class Param:
 
 def _num(x):
     return int(x) if float(x).is_integer() else x
+
+
+def separator(label, description="", visible_if=""):
+    """A section heading of the form (DSS's SEPARATOR), named ``sep_<label>``; it holds no value."""
+    name = "sep_" + re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+    return Param(name, "SEPARATOR", label, description=description, visible_if=visible_if)
+
+
+def values_of(params):
+    """The parameters of a declaration that hold values (separators left out)."""
+    return tuple(p for p in params if p.is_value)
 
 
 class ParamValues(Mapping):
@@ -188,11 +253,11 @@ def _coerce(param, raw):
             raise _Invalid
     elif t in ("STRING", "SELECT"):
         value = _text(raw)
-        if t == "SELECT" and value not in [v for v, _ in param.choices]:
+        if t == "SELECT" and not param.choices_from and value not in [v for v, _ in param.choices]:
             raise _Invalid
-    else:  # STRINGS, MULTISELECT: lists
+    else:  # STRINGS, MULTISELECT (a list, as DSS gives it; a comma-separated string from the command line)
         value = _strings(raw)
-        if t == "MULTISELECT":
+        if t == "MULTISELECT" and not param.choices_from:
             allowed = [v for v, _ in param.choices]
             if any(x not in allowed for x in value):
                 raise _Invalid
@@ -225,13 +290,13 @@ def parse_params(operation: str, params: Iterable[Param], config: Optional[Mappi
     in one :class:`ParameterError` naming each parameter and what is allowed;
     nothing has happened yet when this raises.
     """
-    params = tuple(params)
+    params = values_of(params)  # a separator is a heading of the form, not a value
     config = dict(config or {}) if isinstance(config, Mapping) else {}
     problems, refused, values = [], set(), {}
     for p in params:
         raw = config.get(p.name)
         if _is_missing(raw):
-            if p.mandatory:
+            if p.required:
                 problems.append("'%s' is mandatory (%s)" % (p.name, p.describe_allowed()))
                 refused.add(p.name)
             values[p.name] = _default(p)
@@ -268,6 +333,11 @@ def timezone_problem(name, value):
 _ZONES = []
 
 
+def timezone_names():
+    """The keys of the time zone database, sorted (empty when this host has none)."""
+    return sorted(_timezones())
+
+
 def _timezones():
     if not _ZONES:
         import zoneinfo
@@ -285,6 +355,10 @@ def to_dss_json(param: Param) -> dict:
             param.setting, "" if param.default in (None, "") else ", else %s" % _num_or_text(param.default))
     if description:
         out["description"] = description
+    if param.visible_if:
+        out["visibilityCondition"] = param.visible_if
+    if not param.is_value:
+        return out
     if param.default is not None and not param.setting:
         out["defaultValue"] = list(param.default) if isinstance(param.default, tuple) else param.default
     if param.mandatory and not param.setting:
@@ -301,6 +375,8 @@ def to_dss_json(param: Param) -> dict:
             out["maxD"] = param.max
     if param.choices:
         out["selectChoices"] = [{"value": v, "label": l} for v, l in param.choices]
+    if param.choices_from:
+        out["getChoicesFromPython"] = True
     return out
 
 

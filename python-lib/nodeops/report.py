@@ -48,7 +48,8 @@ def printable(value):
 SEVERITIES = ("PASS", "INFO", "WARN", "FAIL")
 
 # Units a figure or a column may carry; renderers format values by unit.
-UNITS = ("", "bytes", "count", "percent", "hours", "days", "epoch_ms", "mb")
+#: ``forecast_ms`` is an estimated moment (epoch ms), shown at the precision an estimate deserves.
+UNITS = ("", "bytes", "count", "percent", "seconds", "hours", "days", "epoch_ms", "mb", "forecast_ms")
 
 
 @dataclass
@@ -57,10 +58,17 @@ class Figure:
     label: str
     value: Any
     unit: str = ""
+    #: Shown first, in the headline (what a dashboard tile shows without scrolling).
+    headline: bool = False
+    #: "FAIL" or "WARN" when the figure counts findings (or breaches) of that severity:
+    #: the figure is coloured when it is not zero.
+    severity: str = ""
 
     def __post_init__(self):
         if self.unit not in UNITS:
             raise ValueError("unknown unit %r for figure %s" % (self.unit, self.key))
+        if self.severity not in ("", "WARN", "FAIL"):
+            raise ValueError("a figure counts WARN or FAIL findings, not %r (%s)" % (self.severity, self.key))
 
 
 @dataclass
@@ -82,10 +90,19 @@ class Column:
     key: str
     label: str
     unit: str = ""
+    #: The key of another field of each row naming this cell's unit (a column of mixed units,
+    #: such as the value of a metric); it wins over ``unit`` when the row has it.
+    unit_from: str = ""
 
     def __post_init__(self):
         if self.unit not in UNITS:
             raise ValueError("unknown unit %r for column %s" % (self.unit, self.key))
+
+    def unit_of(self, row) -> str:
+        """This column's unit in ``row``."""
+        if self.unit_from and row.get(self.unit_from) in UNITS:
+            return row[self.unit_from]
+        return self.unit
 
 
 @dataclass
@@ -96,7 +113,7 @@ class Table:
     rows: List[Dict[str, Any]] = field(default_factory=list)
 
     def add(self, **row):
-        unknown = set(row) - {c.key for c in self.columns}
+        unknown = set(row) - {c.key for c in self.columns} - {c.unit_from for c in self.columns if c.unit_from}
         if unknown:
             raise ValueError("table %s has no column(s) %s" % (self.key, ", ".join(sorted(unknown))))
         self.rows.append(row)
@@ -140,6 +157,10 @@ class Report:
     #: Plain facts about how the report was made (e.g. which API answered).
     notes: List[str] = field(default_factory=list)
     dry_run: Optional[bool] = None
+    #: What the dry-run / applied badge says when "nothing was changed" / "applied" is not the
+    #: whole truth: a backup writes its archive whatever ``dry_run`` says, which only decides
+    #: whether old archives are deleted ("archive written; retention: dry run, nothing deleted").
+    dry_run_label: Optional[str] = None
     params: Dict[str, Any] = field(default_factory=dict)
     #: When set, a scenario step running this operation fails with this message.
     failure: Optional[str] = None
@@ -195,6 +216,7 @@ class Report:
 #: What each field of a report is after a JSON round trip (required fields: the first three).
 _REPORT_FIELD_TYPES = {
     "operation": str, "title": str, "generated_at_ms": int, "summary": list, "findings": list, "tables": list,
-    "charts": list, "errors": list, "notes": list, "dry_run": (bool, type(None)), "params": dict,
+    "charts": list, "errors": list, "notes": list, "dry_run": (bool, type(None)),
+    "dry_run_label": (str, type(None)), "params": dict,
     "failure": (str, type(None)), "failure_from_errors": bool,
 }

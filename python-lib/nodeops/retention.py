@@ -14,6 +14,9 @@ same way, and only the last step (measure vs. delete through
 
 import datetime as _dt
 import errno
+import heapq
+import itertools
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -30,11 +33,21 @@ RUN_ID_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d{3})$")
 PROJECTS_MODES = (("ALL", "All projects"), ("CURRENT", "Current project"), ("INCLUDED", "Only the listed projects"),
                   ("ALL_BUT_EXCLUDED", "All but the listed projects"))
 
-#: Entries listed one by one in a report; beyond that they are counted only
-#: (keeps memory flat and the HTML readable on 100k-entry purges).
+#: Entries listed one by one in a report, the largest first; beyond that they are counted
+#: only (keeps memory flat and the HTML readable on 100k-entry purges).
 MAX_LISTED = 500
 
-RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0, max=MAX_DAYS,
+#: UNVERIFIED (README, "verified / not yet"): what DSS records about a user export. DSS's own
+#: "Remove old exports" macro (KIT builtin-macros) reads nothing but each folder's mtime; the
+#: bench's DATA_DIR builder writes ``exports/<id>/export-params.json`` with ``requestedBy``
+#: (and ``format``, ``createdOn``). node-ops shows that owner when the file is there and
+#: says nothing otherwise: the one place to correct once a real DSS is looked at.
+GUESS_EXPORT_METADATA_FILE = "export-params.json"
+GUESS_EXPORT_OWNER_KEYS = ("requestedBy",)
+#: A metadata file larger than this is not read (it is not DSS's small JSON).
+_EXPORT_METADATA_MAX_BYTES = 64 * 1024
+
+RETENTION_DAYS = Param("retention_days", "INT", "Retention (days)", default=30, min=0, max=MAX_DAYS, mandatory=True,
                        description="Entries older than this may be deleted.")
 DRY_RUN = Param("dry_run", "BOOLEAN", "Dry run", default=True,
                 description="Report exactly what would be deleted; delete nothing.")
@@ -43,11 +56,13 @@ FAIL_ON_ERROR = Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors",
 
 LOG_PARAMS = (
     RETENTION_DAYS,
-    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT,
+    Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT, mandatory=True,
           description="Always keep this many newest entries per project (job logs) or per scenario (scenario runs), whatever their age."),
-    Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES),
-    Param("projects", "STRINGS", "Project keys", default=(),
-          description="For 'Only the listed projects' and 'All but the listed projects'."),
+    Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES, mandatory=True,
+          description="Which projects' folders are purged (orphans: see below)."),
+    Param("projects", "MULTISELECT", "Project keys", default=(), choices_from="projects",
+          visible_if="['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
+          description="The projects purged ('Only the listed projects') or spared ('All but the listed projects')."),
     Param("include_orphans", "BOOLEAN", "Include orphans", default=True,
           description="Also purge folders of projects that no longer exist in DSS."),
     DRY_RUN,
@@ -106,7 +121,44 @@ def decide(entry, rank, running, cutoff_ms, keep_last):
         return False, "recent"
     if rank < keep_last:
         return False, "keep_last"
-    return True, "older than retention, not among the newest kept, not running"
+    return True, "deleted"
+
+
+def _days(n):
+    return "%g day%s" % (n, "" if n == 1 else "s")
+
+
+def delete_reason(family, retention_days, keep_last, orphan=False):
+    """Why an entry of ``family`` is deleted, in words true for the family: exports have no
+    keep_last and no running state; the running state of an orphan project's entries is not
+    known (the project is no longer in DSS) and is not claimed."""
+    parts = ["older than %s" % _days(retention_days)]
+    if family is EXPORTS:
+        return parts[0]
+    group = "its project" if family is JOBS else "its scenario"
+    if keep_last:
+        parts.append("not among the %d newest %ss of %s" % (keep_last, family.noun, group))
+    parts.append("project no longer in DSS" if orphan else "not running")
+    return ", ".join(parts)
+
+
+def export_owner(entry_fd):
+    """The owner DSS recorded for the export folder open as ``entry_fd``, or "" (see
+    :data:`GUESS_EXPORT_METADATA_FILE`). Never raises: an unreadable file says nothing."""
+    try:
+        st = os.stat(GUESS_EXPORT_METADATA_FILE, dir_fd=entry_fd, follow_symlinks=False)
+        if st.st_size > _EXPORT_METADATA_MAX_BYTES:
+            return ""
+        data, _ = safefs.read_file(GUESS_EXPORT_METADATA_FILE, dir_fd=entry_fd)
+        meta = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, AttributeError, safefs.UnsafeFile):
+        return ""
+    if not isinstance(meta, dict):
+        return ""
+    for key in GUESS_EXPORT_OWNER_KEYS:
+        if isinstance(meta.get(key), str):
+            return meta[key]
+    return ""
 
 
 # ---- listing -------------------------------------------------------------------
@@ -316,12 +368,14 @@ def _new_report(family, params, now, dry_run):
     listed = Table("entries", "Would be deleted" if dry_run else "Deleted", [
         Column("project", "Project"), Column("entry", family.noun.capitalize()), Column("age_days", "Age", "days"),
         Column("bytes", "Size", "bytes"), Column("reason", "Reason")])
+    if family is EXPORTS:  # no project; the owner DSS recorded, when it did
+        listed.columns = [c for c in listed.columns if c.key != "project"]
+        listed.columns.insert(1, Column("owner", "Owner"))
     report.tables += [by_group, listed]
     return report, by_group, listed
 
 
 _COUNTERS = ("seen", "kept_running", "kept_recent", "kept_keep_last", "deleted", "bytes")
-_DELETE_REASON = "older than retention, not among the newest kept, not running"
 
 
 class _Purge:
@@ -339,12 +393,27 @@ class _Purge:
         self.dry_run = params.dry_run
         self.report, self.by_group, self.listed = _new_report(family, params, now, self.dry_run)
         self.totals = dict.fromkeys(_COUNTERS, 0)
+        self.largest = []  # min-heap of (bytes, n, row): the MAX_LISTED largest entries deleted
+        self.order = itertools.count()
         self.links = {}  # dry run: links seen of multiply-linked files (see safedelete.tree_bytes_at)
+
+    def _list(self, size, row):
+        """Keep ``row`` when it is among the MAX_LISTED largest so far (memory stays flat)."""
+        item = (size, next(self.order), row)
+        if len(self.largest) < MAX_LISTED:
+            heapq.heappush(self.largest, item)
+        elif item > self.largest[0]:
+            heapq.heapreplace(self.largest, item)
 
     def finish(self):
         report, totals, dry_run = self.report, self.totals, self.dry_run
+        for _, _, row in sorted(self.largest, key=lambda item: (-item[0], item[1])):  # largest first
+            self.listed.add(**row)
+        self.largest = []
         if totals["deleted"] > len(self.listed.rows):
-            self.listed.title += " (first %d of %d)" % (len(self.listed.rows), totals["deleted"])
+            self.listed.title += " (the %d largest of %d)" % (len(self.listed.rows), totals["deleted"])
+        elif self.listed.rows:
+            self.listed.title += " (largest first)"
         report.summary += [
             Figure("seen", "Entries seen", totals["seen"], "count"),
             Figure("deleted", "Would delete" if dry_run else "Deleted", totals["deleted"], "count"),
@@ -428,7 +497,8 @@ class _Purge:
                                          % (key, family.noun, e))
                     continue
             label = None if key is None else key + (" (orphan)" if orphan else "")
-            row = self._purge_group(label, scenario_id, folder_fd, entries, protected, trash, remover)
+            reason = delete_reason(family, self.params.retention_days, self.keep_last, orphan)
+            row = self._purge_group(label, scenario_id, folder_fd, entries, protected, trash, remover, reason)
             if self.progress is not None:
                 self.progress(self.totals["seen"] + row["seen"])
             for k in self.totals:
@@ -442,19 +512,23 @@ class _Purge:
                     del row["kept_running"], row["kept_keep_last"]
                 self.by_group.add(**row)
 
-    def _purge_group(self, label, scenario_id, folder_fd, entries, protected, trash, remover):
+    def _purge_group(self, label, scenario_id, folder_fd, entries, protected, trash, remover, reason):
         """Decide for every entry of one group, then measure (dry run) or delete; the group's counters."""
         row = dict.fromkeys(_COUNTERS, 0)
         doomed = []
         for rank, entry in enumerate(entries):
             row["seen"] += 1
-            delete, reason = decide(entry, rank, entry.name in protected, self.cutoff_ms, self.keep_last)
+            delete, why = decide(entry, rank, entry.name in protected, self.cutoff_ms, self.keep_last)
             if delete:
                 doomed.append(entry)
             else:
-                row["kept_" + reason] += 1
+                row["kept_" + why] += 1
         if not doomed:
             return row
+        owners = {}
+        if self.family is EXPORTS:  # read before the folder goes
+            for entry in doomed:
+                owners[entry.name] = self._export_owner(folder_fd, entry.name)
         if self.dry_run:
             done = []
             for entry in doomed:
@@ -467,12 +541,26 @@ class _Purge:
         for entry, size in done:
             row["deleted"] += 1
             row["bytes"] += size
-            if len(self.listed.rows) < MAX_LISTED:
-                self.listed.add(project=label or "",
-                                entry=entry.name if scenario_id is None else "%s/%s" % (scenario_id, entry.name),
-                                age_days=round((self.report.generated_at_ms - entry.timestamp_ms) / 86400000.0, 1),
-                                bytes=size, reason=_DELETE_REASON)
+            listed = dict(entry=entry.name if scenario_id is None else "%s/%s" % (scenario_id, entry.name),
+                          age_days=round((self.report.generated_at_ms - entry.timestamp_ms) / 86400000.0, 3),
+                          bytes=size, reason=reason)
+            if self.family is EXPORTS:
+                listed["owner"] = owners.get(entry.name, "")
+            else:
+                listed["project"] = label or ""
+            self._list(size, listed)
         return row
+
+    @staticmethod
+    def _export_owner(folder_fd, name):
+        try:
+            fd = safefs.open_dir_at(folder_fd, name)  # O_NOFOLLOW: a link is not read through
+        except OSError:
+            return ""
+        try:
+            return export_owner(fd)
+        finally:
+            os.close(fd)
 
     def _delete(self, folder_fd, doomed, trash, remover):
         """Park every doomed entry in the trash (in order, here), have the trash's threads

@@ -8,6 +8,9 @@
   check in code).
 - A step: ``python-steps/<id>/step.py`` runs as a script in its own process with
   DSS's environment variables; it fails when it raises.
+- A form field declared ``"getChoicesFromPython": true``: the descriptor's
+  ``paramsPythonSetup`` script of ``resource/`` is run in its own process and its
+  ``do(payload, config, plugin_config, inputs)`` answers (run_runnable.params_setup).
 
 Both get the stand-in ``dataiku`` package and the plugin's ``python-lib`` on
 PYTHONPATH, DIP_HOME, and an API ticket for the user they run as.
@@ -438,8 +441,9 @@ def run_macro_process(plugin_dir, macro_id, project_key, config, plugin_config, 
     with _child_tmp("dss-macro-", account) as tmp:
         spec = Path(tmp) / "spec.json"
         out = Path(tmp) / "outcome.json"
+        result_type = json.loads((runnable_py.parent / "runnable.json").read_text()).get("resultType")
         spec.write_text(json.dumps({"runnable_py": str(runnable_py), "project_key": project_key,
-                                    "config": config, "plugin_config": plugin_config}))
+                                    "config": config, "plugin_config": plugin_config, "result_type": result_type}))
         proc = _spawn([script, str(spec), str(out)], _env(url, ticket, dip_home, project_key, plugin_dir=plugin_dir),
                       tmp, timeout, isolation, account, [plugin_dir])
         if not out.is_file():
@@ -487,6 +491,46 @@ def run_step_process(plugin_dir, step_id, project_key, config, url, ticket, dip_
                            _read_records(records, "report-items"), _read_records(records, "static-insights"))
 
 
+def run_params_setup_process(plugin_dir, kind, component_id, param_name, config, plugin_config, url, ticket,
+                             dip_home, project_key, timeout=120, isolation=None, account=None):
+    """The choices DSS would show for the field ``param_name`` of the form of ``kind``
+    ("python-runnables" or "python-steps") ``component_id``: ``{"result", "error", "traceback"}``.
+    Raises ValueError when DSS would not call any script for that field (the descriptor does not
+    declare it with getChoicesFromPython, names no paramsPythonSetup, or the file is missing)."""
+    plugin_dir = Path(plugin_dir).resolve()
+    descriptor = "runnable.json" if kind == "python-runnables" else "step.json"
+    data = json.loads((plugin_dir / kind / component_id / descriptor).read_text())
+    fields = [p for p in data.get("params", []) if p.get("name") == param_name]
+    if len(fields) != 1 or fields[0].get("getChoicesFromPython") is not True:
+        raise ValueError("%s/%s declares no field %s with getChoicesFromPython" % (kind, component_id, param_name))
+    setup = data.get("paramsPythonSetup")
+    code_dir = isolation.runtime.plugin(plugin_dir) if account is not None else plugin_dir
+    script = code_dir / "resource" / str(setup)
+    if not setup or not script.is_file():
+        raise ValueError("%s/%s: paramsPythonSetup %r is not a file of resource/" % (kind, component_id, setup))
+    runner = isolation.runtime.run_runnable if account is not None else str(HERE / "run_runnable.py")
+    with _child_tmp("dss-choices-", account) as tmp:
+        spec, out = Path(tmp) / "spec.json", Path(tmp) / "outcome.json"
+        payload = dict(guesses_payload(), parameterType=fields[0]["type"], parameterName=param_name,
+                       rootModel=dict(config))
+        spec.write_text(json.dumps({"kind": "params_setup", "script": str(script), "payload": payload,
+                                    "config": dict(config),
+                                    "plugin_config": dict(plugin_config), "inputs": []}))
+        proc = _spawn([runner, str(spec), str(out)], _env(url, ticket, dip_home, project_key, plugin_dir=plugin_dir),
+                      tmp, timeout, isolation, account, [plugin_dir])
+        if not out.is_file():
+            return {"result": None, "error": "process died (exit %s): %s" % (proc.returncode, proc.stderr[-2000:]),
+                    "traceback": None}
+        return json.loads(out.read_text())
+
+
+def guesses_payload():
+    """What DSS puts in every payload besides the field (guesses.PARAMS_SETUP_PAYLOAD)."""
+    from .simulator import guesses
+
+    return dict(guesses.PARAMS_SETUP_PAYLOAD)
+
+
 #: The project a step runs in unless told: the administration project of small_spec().
 DEFAULT_STEP_PROJECT = "ADMINPROJECT"
 
@@ -520,6 +564,19 @@ class Harness:
         return run_macro_process(self.plugin_dir, macro_id, project_key, dict(config or {}), dict(plugin_config),
                                  self.sim.url, self.sim.issue_ticket(user), self.sim.state.dip_home, isolation=iso,
                                  account=iso.macro_account(definition) if iso else None)
+
+    def field_choices(self, kind, component_id, param_name, config=None, user="admin", project_key="ADMIN",
+                      plugin_config=None):
+        """The ``do()`` answer DSS shows as the choices of a form field, for ``user`` who opened the form
+        of ``kind`` ("python-runnables" or "python-steps") ``component_id``; in User Isolation mode the
+        script runs as the end user (guesses.PARAMS_SETUP_IMPERSONATES)."""
+        from .simulator import guesses
+
+        iso = self.sim.user_isolation
+        account = None if iso is None else iso.user if guesses.PARAMS_SETUP_IMPERSONATES else iso.service
+        return run_params_setup_process(self.plugin_dir, kind, component_id, param_name, dict(config or {}),
+                                        dict(plugin_config or {}), self.sim.url, self.sim.issue_ticket(user),
+                                        self.sim.state.dip_home, project_key, isolation=iso, account=account)
 
     def run_step(self, step_id, config=None, user="admin", project_key=DEFAULT_STEP_PROJECT, plugin_config=None
                  ) -> StepOutcome:

@@ -1,4 +1,5 @@
-"""Child process of the harness: runs one macro the way DSS does.
+"""Child process of the harness: runs one macro the way DSS does (or, with a spec of kind
+``params_setup``, answers one form field's choices: :func:`params_setup`).
 
 As DSS 9.0.5's ``dataiku/runnables/server.py`` and ``dataiku/base/utils.py``
 (``get_clazz_in_code``) do it:
@@ -20,7 +21,10 @@ As DSS 9.0.5's ``dataiku/runnables/server.py`` and ``dataiku/base/utils.py``
   FILES, RECORDS, NONE (the units ``runnable.py`` documents); anything else
   fails the run (see guesses.PROGRESS_TARGET_CHECK);
 - the result: an object with ``to_json`` is sent as its JSON, a dict as
-  ``json.dumps``, a str as is.
+  ``json.dumps``, a str as is. DSS then reads that string as the ``resultType``
+  runnable.json declares (guesses.RESULT_TYPE_IS_STATIC): for RESULT_TABLE it must
+  be a result table's JSON (:func:`read_result_table`), else the run fails
+  (guesses.RESULT_TABLE_CHECK); whatever the macro returned, a ResultTable or a str.
 
 Writes the outcome as JSON. Started with the stand-in ``dataiku`` and the
 plugin's python-lib on PYTHONPATH, as DSS would.
@@ -96,9 +100,83 @@ def progress_target(runnable):
     return [target, unit]
 
 
+def params_setup(spec):
+    """The outcome of a form field's ``getChoicesFromPython``: DSS runs the descriptor's
+    ``paramsPythonSetup`` script of ``resource/`` (python-lib on the path) and calls its
+    ``do(payload, config, plugin_config, inputs)`` (DSS docs, plugins/reference/params, "Dynamic
+    select using python"): ``payload`` names the field (``parameterName``; the other keys:
+    guesses.PARAMS_SETUP_PAYLOAD), ``config`` is the form's current values, ``plugin_config``
+    the plugin's settings, ``inputs`` ``[]`` outside a recipe. The answer must be a dict with a
+    list under ``"choices"``, else DSS has nothing to show (the outcome's error)."""
+    outcome = {"result": None, "error": None, "traceback": None}
+    try:
+        with open(spec["script"], encoding="utf-8") as f:
+            module = load_module(f.read())
+        result = module.do(spec["payload"], spec["config"], spec["plugin_config"], spec["inputs"])
+        if not isinstance(result, dict) or not isinstance(result.get("choices"), list):
+            raise ValueError("do() must return a dict with a list under 'choices', not %r" % (result,))
+        outcome["result"] = json.loads(json.dumps(result))
+    except Exception as e:  # DSS shows the field without choices
+        outcome["error"] = "%s: %s" % (type(e).__name__, e)
+        outcome["traceback"] = traceback.format_exc()
+    return outcome
+
+
+#: Column types of a result table (DSS docs: STRING, STRING_LIST; the KIT's page also draws
+#: LOCAL_DATASET_WITH_TYPE and FQ_DATASET_WITH_TYPE).
+RESULT_TABLE_COLUMN_TYPES = ("STRING", "STRING_LIST", "LOCAL_DATASET_WITH_TYPE", "FQ_DATASET_WITH_TYPE")
+
+
+def sent_string(result):
+    """The string the Python side of a macro sends DSS (KIT runnables/server.py), or None."""
+    if result is None:
+        return None
+    to_json = getattr(result, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if isinstance(result, dict):
+        return json.dumps(result)
+    return result
+
+
+def read_result_table(text):
+    """The table DSS shows for a RESULT_TABLE macro that sent ``text``; ValueError when it is not
+    one (what the KIT's page needs: ``columns`` of {name, displayName, type}, ``records`` of one
+    value per column, ``name``)."""
+    try:
+        table = json.loads(text) if isinstance(text, (str, bytes)) else None
+    except ValueError:
+        table = None
+    if not isinstance(table, dict) or not isinstance(table.get("columns"), list) \
+            or not isinstance(table.get("records"), list):
+        raise ValueError("a RESULT_TABLE macro must return a result table, not %s" % (
+            "nothing" if text is None else "%r..." % str(text)[:60]))
+    for c in table["columns"]:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("displayName"), str)
+                and c.get("type") in RESULT_TABLE_COLUMN_TYPES):
+            raise ValueError("result table column %r is not {name, displayName, type in %s}"
+                             % (c, ", ".join(RESULT_TABLE_COLUMN_TYPES)))
+    for r in table["records"]:
+        if not isinstance(r, list) or len(r) != len(table["columns"]):
+            raise ValueError("result table record %r does not have one value per column (%d)"
+                             % (r, len(table["columns"])))
+        for c, v in zip(table["columns"], r):
+            if c["type"] == "STRING" and not isinstance(v, str) and v is not None:
+                raise ValueError("result table column %s is STRING, its value %r is not" % (c["name"], v))
+    return table
+
+
 def main(spec_path, out_path):
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
+    outcome = params_setup(spec) if spec.get("kind") == "params_setup" else run_macro(spec)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(outcome, f)
+    return 0
+
+
+def run_macro(spec):
+    """The outcome of one macro run (the module's description)."""
     progress = []
     outcome = {"progress": progress, "error": None, "traceback": None, "result_kind": None, "result": None,
                "class_name": None}
@@ -110,7 +188,10 @@ def main(spec_path, out_path):
         runnable = instantiate(clazz, spec["project_key"], spec["config"], spec["plugin_config"])
         outcome["progress_target"] = progress_target(runnable)
         result = runnable.run(lambda value: progress.append(value))
-        if result is None or isinstance(result, str):
+        if spec.get("result_type") == "RESULT_TABLE":
+            outcome["result_kind"] = "result_table"
+            outcome["result"] = read_result_table(sent_string(result))
+        elif result is None or isinstance(result, str):
             outcome["result_kind"] = "none" if result is None else "str"
             outcome["result"] = result
         elif callable(getattr(result, "to_json", None)):
@@ -126,9 +207,7 @@ def main(spec_path, out_path):
         outcome["error"] = "%s" % e
         outcome["error_type"] = type(e).__name__
         outcome["traceback"] = traceback.format_exc()
-    with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(outcome, f)
-    return 0
+    return outcome
 
 
 if __name__ == "__main__":

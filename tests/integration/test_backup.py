@@ -472,3 +472,79 @@ def test_an_archive_with_the_identity_but_no_readable_manifest_is_never_deleted(
     assert report.failure is None and sorted(os.listdir(target)) == sorted([none, broken, _new_archive(report)])
     assert any(n.startswith(none + " kept, never deleted: manifest unreadable") for n in report.notes), report.notes
     assert any(n.startswith(broken + " kept, never deleted: manifest unreadable") for n in report.notes)
+
+
+# ---- what the report says (issue 15) ----------------------------------------------------------
+def test_a_first_backup_through_the_macro_says_what_was_written_and_that_it_verified(new_instance, start_sim,
+                                                                                      tmp_path):
+    dip_home, model = new_instance()
+    h = Harness(start_sim(dip_home, model))
+    target = tmp_path / "backups"
+    out = h.run_macro("backup", {"target_dir": str(target)})
+    assert out.ok, out.traceback
+    (archive,) = target.iterdir()
+    html = out.result
+    # the archive exists: the badge must not say nothing was changed; "dry run" is the retention's
+    assert "dry run: nothing was changed" not in html
+    assert ">archive written; retention: dry run, nothing deleted</span>" in html
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() in html  # the sha256 of the file on disk
+    from nodeops.render import report_from_html
+
+    report = report_from_html(html)
+    (row,) = report.table("archive").rows
+    assert row["archive"] == archive.name and row["bytes"] == archive.stat().st_size
+    assert row["verified"] == "yes" and row["duration_seconds"] >= 0  # verified with nothing to delete
+    assert {f.key: f.value for f in report.summary}["verified"] == "yes"
+    (kept,) = report.table("retention").rows
+    assert kept["rule"] == "newest, daily, weekly, monthly" and kept["bytes"] == archive.stat().st_size
+    assert abs(kept["date"] - report.generated_at_ms) < 1000
+
+
+def test_the_retention_table_names_the_rule_that_keeps_each_archive(inst, tmp_path, real_archive):
+    target = tmp_path / "backups"
+    target.mkdir()
+    now = dt.datetime(2026, 12, 16, 12, 0).astimezone()  # a Wednesday
+    old = []
+    for when in (dt.datetime(2026, 12, 15, 12), dt.datetime(2026, 12, 8, 12), dt.datetime(2026, 11, 10, 12),
+                 dt.datetime(2026, 11, 5, 12)):
+        old.append(_name(when))
+        (target / old[-1]).write_bytes(real_archive)
+    report = _run(inst, target, clock=lambda: now, keep_daily=2, keep_weekly=2, keep_monthly=2)
+    rows = {r["archive"]: r for r in report.table("retention").rows}
+    assert rows[_new_archive(report)]["rule"] == "newest, daily, weekly, monthly"
+    assert rows[old[0]]["rule"] == "daily" and rows[old[0]]["decision"] == "keep"  # the day before
+    assert rows[old[1]]["rule"] == "weekly"  # the week before
+    assert rows[old[2]]["rule"] == "monthly"  # the newest of the month before
+    assert rows[old[3]]["decision"] == "would delete" and rows[old[3]]["rule"] == ""
+    assert rows[old[3]]["bytes"] == len(real_archive)
+    assert rows[old[2]]["date"] == int(dt.datetime(2026, 11, 10, 12).astimezone().timestamp() * 1000)
+    dates = [r["date"] for r in report.table("retention").rows]
+    assert dates == sorted(dates, reverse=True)  # newest first, as the rules rank them
+    assert report.dry_run_label == "archive written; retention: dry run, nothing deleted"
+    applied = _run(inst, target, clock=lambda: now + dt.timedelta(seconds=1), keep_daily=2, keep_weekly=2,
+                   keep_monthly=2, dry_run=False)
+    assert applied.dry_run_label == "archive written; retention applied"
+    assert "Deleted" in [f.label for f in applied.summary]
+
+
+def test_a_new_archive_that_does_not_verify_fails_even_in_a_dry_run(inst, tmp_path, monkeypatch):
+    target = tmp_path / "backups"
+    real_verify = archives.verify
+
+    def corrupt_then_verify(path):
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(path, "wb").write(bytes(data))
+        return real_verify(path)
+
+    monkeypatch.setattr(archives, "verify", corrupt_then_verify)
+    report = _run(inst, target)  # a dry run: before issue 15 nothing was verified here
+    assert report.failure and "does not verify" in report.failure
+    (row,) = report.table("archive").rows
+    assert row["verified"].startswith("no: ")
+
+
+def test_a_backup_that_writes_nothing_does_not_claim_an_archive(tmp_path, small_fs):
+    dip = _config_home(tmp_path, 10, 100_000)
+    report = _run(dip, small_fs / "b")
+    assert report.failure and report.dry_run_label == "no archive written; retention not run"

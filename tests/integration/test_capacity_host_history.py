@@ -99,8 +99,8 @@ def test_kernels_in_containers_are_counted_as_forwarders_not_kernels(new_instanc
     metrics = nodeops_cli.run("collect-metrics", "--format", "json", "--dip-home", str(dip_home), "--url", sim.url,
                               "--api-key", sim.api_key("admin"))
     assert metrics.returncode == 0, metrics.stderr
-    values = {(m["metric"], m["labels"]): m["value"] for m in table(json.loads(metrics.stdout), "metrics")}
-    assert values[("dss.processes", "role=kernel")] == 1 and values[("dss.processes", "role=forwarder")] == 1
+    counted = {r["role"]: r["count"] for r in table(json.loads(metrics.stdout), "processes")}
+    assert counted["Jupyter kernels"] == 1 and counted["Kernels in containers (local forwarders)"] == 1
 
 
 def test_role_flags_with_a_value_are_recognised(new_instance, tmp_path):

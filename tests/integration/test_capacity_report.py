@@ -62,7 +62,7 @@ def test_symlink_out_of_dip_home_is_not_followed(harness, sim):
 
 def test_small_filesystem_is_a_finding(harness):
     html = harness.run_macro("capacity-report", {"min_disk_gb": 10 ** 9}).result
-    assert "smaller than 1000000000 GB" in html
+    assert "smaller than 1,000,000,000 GB (931,322,575 GiB)" in html
     html = harness.run_macro("capacity-report", {"min_disk_gb": 0}).result
     assert "smaller than" not in html
 
@@ -164,3 +164,72 @@ def test_the_default_history_never_follows_a_symlinked_folder_out_of_dip_home(ne
     (dip_home / "local" / "node-ops").unlink()
     out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json")
     assert out.returncode == 0 and list((dip_home / "local" / "node-ops" / "history").glob("capacity-*.csv"))
+
+
+def _figures(report):
+    return {f.key: f for f in report.summary}
+
+
+def test_usable_size_is_shown_beside_the_filesystem_size_and_the_figures_add_up(harness, sim):
+    """Used + available is the usable size, what the share used (as df's Use%) and the 90% line are
+    computed on; the HTML shows it beside the filesystem's size, in binary units, exact in the title."""
+    from nodeops import render
+
+    html = harness.run_macro("capacity-report", {"history": False}).result
+    report = render.report_from_html(html)
+    fig = _figures(report)
+    usable = fig["fs_usable_bytes"].value
+    assert usable == fig["fs_used_bytes"].value + fig["fs_free_bytes"].value <= fig["fs_size_bytes"].value
+    assert abs(fig["fs_used_percent"].value - 100.0 * fig["fs_used_bytes"].value / usable) <= 0.05
+    df = subprocess.run(["df", "-B1", "--output=size,used,avail", str(sim.state.dip_home)], capture_output=True,
+                        text=True, check=True).stdout.split("\n")[1].split()
+    assert int(df[0]) == fig["fs_size_bytes"].value
+    assert abs(int(df[1]) + int(df[2]) - usable) <= 64 * 1024 ** 2  # df ran a moment later
+    body = html.split("</style>", 1)[1]
+    shown = re.search(r'<div class="nodeops-figure" data-key="fs_usable_bytes" title="([\d,]+) bytes">\s*'
+                      r'<span class="nodeops-figure-value">([^<]+)</span>', body)
+    assert shown and int(shown.group(1).replace(",", "")) == usable
+    assert shown.group(2) == render.format_bytes(usable) and re.search(r" (KiB|MiB|GiB|TiB)$", shown.group(2))
+    assert body.index('data-key="fs_size_bytes"') < body.index('data-key="fs_usable_bytes"')
+    # the headline (before the findings and the detail) has the share used, what is available and DIP_HOME
+    headline = body.split('class="nodeops-figures nodeops-headline"')[1].split("</section>")[0]
+    for key in ("fs_used_percent", "fs_free_bytes", "dip_home_disk_bytes"):
+        assert 'data-key="%s"' % key in headline
+    assert not re.search(r">\s*\d{6,}\s*<", body)  # no raw byte count shown anywhere
+
+
+@pytest.mark.parametrize("share, title", [
+    (0.7, None),
+    (0.9, "The Java heaps can commit more than 80% of the host's RAM"),
+    (1.2, "The Java heaps can commit more memory than the host has"),
+])
+def test_heap_worst_case_above_80_percent_of_ram_is_a_finding(new_instance, start_sim, share, title):
+    """heaps.RAM_SHARE_LIMIT: the worst case of the Java heaps (backend + 1 activity's JEK + 1 FEK,
+    no hproxy running) above 80% of the RAM is a WARN, above the RAM itself too, with its share."""
+    import psutil
+
+    from dssbench.datadir import small_spec
+    from dssbench.harness import Harness
+    from nodeops import render
+
+    ram = psutil.virtual_memory().total
+    backend_mib = int(share * ram / 1024 ** 2) - 2 * 1024
+    spec = small_spec()
+    spec["java"] = {"backend.xmx": "%dm" % backend_mib, "jek.xmx": "1g", "fek.xmx": "1g"}
+    spec["general_settings"] = {"maxRunningActivities": 1}
+    dip_home, model = new_instance(spec)
+    html = Harness(start_sim(dip_home, model)).run_macro("capacity-report", {"history": False}).result
+    report = render.report_from_html(html)
+    worst = _figures(report)["heap_worst_case_bytes"].value
+    assert worst == (backend_mib + 2 * 1024) * 1024 ** 2
+    assert _figures(report)["heap_worst_case_percent"].value == round(100.0 * worst / ram, 1)
+    found = [f for f in report.findings if f.id == "heap.commitment"]
+    if title is None:
+        assert found == [] and 'data-id="heap.commitment"' not in html
+        return
+    (f,) = found
+    assert f.severity == "WARN" and f.title == title
+    assert "%.0f%% of the RAM (%s)" % (100.0 * worst / ram, render.format_bytes(ram)) in f.evidence
+    assert re.search(r'<li class="nodeops-finding nodeops-sev-warn" data-id="heap.commitment"><span '
+                     r'class="nodeops-badge nodeops-badge-warn">WARN</span> <strong>%s</strong>' % re.escape(title),
+                     _html.unescape(html))

@@ -4,6 +4,7 @@ idempotent), the step's failure threshold, refusals."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -258,7 +259,7 @@ def test_log_backlog_old_or_many(instance):
              "scenarios": [{"id": "S", "runs": 100, "every_hours": 24}]}]  # runs span 100 days
     report = audit(instance(projects=many, orphan_projects=[]))
     assert checks(report, "logs.") == {"logs.jobs": "WARN", "logs.scenarios": "WARN"}
-    assert any("BUSY (1001" in f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs")
+    assert any("BUSY (1,001" in f["evidence"] for f in report["findings"] if f["id"] == "logs.jobs")
 
 
 def test_log_backlog_ages_read_ids_as_utc_whatever_the_zone(instance):
@@ -487,3 +488,44 @@ def test_a_fifo_planted_at_a_settings_file_never_blocks_the_audit_or_the_capacit
         assert out.returncode in (0, 1), out.stderr
         assert time.monotonic() - started < 60
         json.loads(out.stdout)
+
+
+def test_html_shows_each_severity_and_collapses_the_passed_checks(instance):
+    """The macro's HTML, as a dashboard tile shows it: every finding carries its severity's class and
+    badge (FAIL here from a backend heap above 80% of RAM), the figures counting FAIL and WARN are
+    coloured when not zero, the PASS checks are one line in a <details>, the headline comes first."""
+    from nodeops import render
+
+    sim = instance(java={"backend.xmx": "%dm" % int(RAM_GIB * 0.9 * 1024)})
+    html = Harness(sim).run_macro("config-audit", {}).result
+    report = render.report_from_html(html)
+    body = html.split("</style>", 1)[1]
+    by_sev = {s: [f for f in report.findings if f.severity == s] for s in ("FAIL", "WARN", "INFO", "PASS")}
+    assert by_sev["FAIL"] and by_sev["WARN"] and by_sev["PASS"], {s: len(v) for s, v in by_sev.items()}
+    assert any(f.id == "memory.backend_ram" and "80%" in f.title for f in by_sev["FAIL"])
+    for sev, found in by_sev.items():
+        items = re.findall(r'<li class="nodeops-finding nodeops-sev-%s" data-id="[^"]*"><span class="nodeops-badge '
+                           r'nodeops-badge-%s">%s</span>' % (sev.lower(), sev.lower(), sev), body)
+        assert len(items) == len(found), sev
+    passed = re.search(r'<details class="nodeops-passed">\s*<summary>(.*?)</summary>(.*?)</details>', body, re.S)
+    assert "%d checks passed" % len(by_sev["PASS"]) in passed.group(1)
+    assert passed.group(2).count("nodeops-sev-pass") == len(by_sev["PASS"])
+    assert body.count("nodeops-sev-pass") == len(by_sev["PASS"])  # none outside the collapsed line
+    assert '<div class="nodeops-figure nodeops-sev-fail" data-key="fail">' in body
+    assert '<div class="nodeops-figure nodeops-sev-warn" data-key="warn">' in body
+    assert '<div class="nodeops-figure" data-key="info">' in body  # INFO and PASS counts are never coloured
+    order = [body.index(s) for s in ('data-status="FAILED"', 'nodeops-headline', 'data-key="fail"',
+                                     '"nodeops-findings"', 'nodeops-passed')]
+    assert order == sorted(order)
+    text = nodeops_cli.run("config-audit", "--format", "text", "--dip-home", sim.state.dip_home, "--url", sim.url,
+                           "--api-key", sim.api_key("admin")).stdout
+    assert "  Status: FAILED: " in text and "[PASS] %d checks passed: " % len(by_sev["PASS"]) in text
+
+
+def test_sizes_are_binary_with_the_guidance_in_gb_and_gib(default):
+    found = {f["id"]: f for f in audit(default)["findings"]}
+    assert "at least 500 GB (466 GiB) recommended" in found["disk.size"]["evidence"]
+    assert re.match(r"^\d+\.\d (KiB|MiB|GiB|TiB) available of \d+\.\d (KiB|MiB|GiB|TiB) usable",
+                    found["disk.free"]["evidence"]), found["disk.free"]["evidence"]
+    assert re.search(r"^[\d,]+ free of [\d,]+$", found["disk.inodes"]["evidence"])
+    assert not re.search(r"\d{5}", found["disk.inodes"]["evidence"])  # thousands separators

@@ -138,7 +138,8 @@ def test_a_containerized_kernel_has_unknown_memory_not_its_forwarders(inst):
     out = nodeops_cli.run("cull-kernels", "--format", "json", "--url", inst.sim.url, "--api-key",
                           inst.sim.api_key("admin"), "--max-idle-hours", "0", "--max-memory-mb", "50")
     assert out.returncode == 0, out.stderr
-    rows = {r["notebook"]: r for r in json.loads(out.stdout)["tables"][0]["rows"]}
+    (sessions,) = [t for t in json.loads(out.stdout)["tables"] if t["key"] == "sessions"]
+    rows = {r["notebook"]: r for r in sessions["rows"]}
     forwarder = inst.kernels["in_container"].pid
     assert rows["in_container"]["rss"] is None and rows["in_container"]["decision"] == "keep"
     assert rows["in_container"]["memory_note"] == "kernel in a container (PID %d is its local forwarder)" % forwarder
@@ -236,10 +237,73 @@ def test_non_admin_is_refused_by_dss_and_by_the_code(inst):
 @pytest.mark.parametrize("config,message", [
     ({"max_idle_hours": -1}, "'max_idle_hours' must be a number from 0 to 876000"),
     ({"max_memory_mb": "lots"}, "'max_memory_mb' must be an integer from 0 to 1073741824"),
-    ({"exempt_projects": 3}, "'exempt_projects' must be a list of strings"),
+    ({"exempt_projects": 3}, "'exempt_projects' must be a list of project keys"),
 ])
 def test_bad_parameters_are_refused_before_anything_happens(inst, config, message):
     out = inst.h.run_macro("cull-kernels", dict(config, dry_run=False))
     assert not out.ok and message in out.error
     assert not [h for h in inst.sim.hits if "notebooks" in h.path]
     assert inst.alive() == set(SESSIONS)
+
+
+# ---- what the cull report says (issue 15) ------------------------------------------------------
+def _report(out):
+    from nodeops.render import report_from_html
+
+    assert out.ok, out.traceback
+    return report_from_html(out.result)
+
+
+def test_kills_come_first_then_the_largest_and_a_per_user_summary(inst):
+    report = _report(inst.h.run_macro("cull-kernels", {"max_idle_hours": 0, "max_memory_mb": 50,
+                                                        "exempt_users": ["user001"]}))
+    rows = report.table("sessions").rows
+    assert [r["notebook"] for r in rows][:1] == ["big"]  # the one would-kill: over 50 MiB
+    kills = [i for i, r in enumerate(rows) if r["decision"] == "would kill"]
+    assert kills == list(range(len(kills)))  # every would-kill before every keep
+    kept = [r["rss"] for r in rows[len(kills):]]
+    known = [m for m in kept if m is not None]
+    assert known == sorted(known, reverse=True) and kept[len(known):] == [None] * (len(kept) - len(known))
+    users = {u["owner"]: u for u in report.table("users").rows}
+    assert set(users) == {"alice", "bob", "carol", "user001"}
+    for owner, u in users.items():
+        mine = [r for r in rows if r["owner"] == owner]
+        assert u["sessions"] == len(mine)
+        assert u["memory"] == sum(r["rss"] or 0 for r in mine)
+        assert u["kills"] == len([r for r in mine if r["decision"] == "would kill"])
+    assert users["carol"]["kills"] == 1 and [u["owner"] for u in report.table("users").rows][0] == "carol"
+    assert [c.label for c in report.table("users").columns][-1] == "Would kill"
+
+
+def test_more_than_200_sessions_list_the_first_200_and_count_the_rest(new_instance, start_sim):
+    spec = small_spec()
+    for p in spec["projects"]:
+        p["notebooks"] = []
+    spec["projects"][0]["notebooks"] = [
+        {"name": "nb%03d" % i, "sessions": [{"owner": "alice" if i % 2 else "bob", "memory_mb": 1, "state": "idle",
+                                             "idle_hours": 50 if i < 5 else 1, "age_hours": 60}]}
+        for i in range(230)]
+    dip_home, model = new_instance(spec)
+    sim = start_sim(dip_home, model, start_kernels=False)
+    report = _report(Harness(sim).run_macro("cull-kernels", {}))
+    table = report.table("sessions")
+    assert len(table.rows) == 200 and table.title.endswith("(the first 200 of 230)")
+    assert [r["decision"] for r in table.rows[:5]] == ["would kill"] * 5
+    assert "30 more session(s) not listed, 0 of them would be killed: see the per-user table" in report.notes
+    users = {u["owner"]: u for u in report.table("users").rows}
+    assert users["alice"]["sessions"] + users["bob"]["sessions"] == 230  # the summary counts them all
+    assert users["alice"]["kills"] + users["bob"]["kills"] == 5
+
+
+def test_the_table_macro_returns_every_session_and_what_was_done(inst):
+    out = inst.h.run_macro("cull-kernels-table", {"exempt_users": ["user001"], "exempt_projects": ["MARKETING_DASH"],
+                                                   "dry_run": False})
+    assert out.ok, out.traceback
+    assert out.result_kind == "result_table"
+    names = [c["name"] for c in out.result["columns"]]
+    assert names[:2] == ["outcome", "project"] and "rss_exact" in names
+    records = [dict(zip(names, r)) for r in out.result["records"]]
+    assert {r["notebook"] for r in records} == set(SESSIONS)
+    assert [r["notebook"] for r in records if r["outcome"] == "killed"] == ["idle_old"]
+    assert records[0]["notebook"] == "idle_old" and killed(inst) == {"idle_old"}
+    assert all(r["outcome"] == r["decision"] for r in records)

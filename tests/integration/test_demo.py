@@ -17,3 +17,16 @@ def test_demo_runs_every_macro(tmp_path):
     assert "administration project set up" in out.stdout and "health-check step:" in out.stdout
     # set up twice in a row against the simulator that normalises what it stores: the second run changes nothing
     assert "administration project set up again: Nothing to change" in out.stdout
+    # numbers for people: neither what make demo prints nor the text of any report (what a step
+    # prints in the scenario log) shows a raw byte count (a bare number of 5 digits or more)
+    import re
+
+    sys.path.insert(0, str(ROOT / "python-lib"))
+    from nodeops import render
+
+    raw = re.compile(r"(?<![\w/.,:-])\d{5,}(?![\w/-])")
+    assert not raw.findall(out.stdout), out.stdout
+    for page in sorted((tmp_path / "demo").glob("*.html")):
+        text = render.to_text(render.report_from_html(page.read_text(encoding="utf-8")))
+        assert text.splitlines()[1].startswith("  Status: "), text
+        assert not raw.findall(text), text

@@ -187,3 +187,53 @@ def test_refusals_and_bad_parameters(live):
                             ({"graphite_port": 70000}, "'graphite_port' must be an integer from 1 to 65535")):
         bad = h.run_macro("collect-metrics", config)
         assert not bad.ok and message in bad.error, bad.error
+
+
+def _cells(html, key):
+    """[[cell text]] of the table ``key`` of a report's HTML."""
+    import html as _html
+    import re
+
+    table = html.split('data-table="%s"' % key, 1)[1].split("</table>", 1)[0]
+    return [[_html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)]
+
+
+def test_the_metrics_report_is_one_table_per_group_with_values_for_people(live, tmp_path):
+    """Host, disk per filesystem (DIP_HOME's filesystem once, whatever else mounts it), DSS processes
+    by role, DSS application: formatted values (binary sizes, shares, counts), never a raw byte
+    count; no sink configured is said in words, and a sink written is listed instead."""
+    import re
+
+    from nodeops import render
+
+    sim, model, h = live
+    out = h.run_macro("collect-metrics", {"history": False})
+    assert out.ok, out.traceback
+    html = out.result
+    report = render.report_from_html(html)
+    assert [t.key for t in report.tables] == ["host", "disks", "processes", "application"]
+    host = {r[0]: r[1] for r in _cells(html, "host")}
+    assert host["Memory"] == render.format_bytes(psutil.virtual_memory().total)
+    assert re.match(r"^\d+\.\d %$", host["CPU busy"])
+    disks = _cells(html, "disks")
+    devices = [os.stat(r["mount"].split(", ")[0][len("DIP_HOME ("):-1] if r["mount"].startswith("DIP_HOME")
+                       else r["mount"].split(", ")[0]).st_dev for r in report.table("disks").rows]
+    assert len(devices) == len(set(devices)), "a filesystem listed twice"
+    assert disks[0][0].startswith("DIP_HOME (%s)" % sim.state.dip_home)
+    assert all(re.search(r" (B|KiB|MiB|GiB|TiB)$", r[1]) and r[3].endswith(" %") for r in disks)
+    roles = {r[0]: r[1] for r in _cells(html, "processes")}
+    assert roles["Job execution kernels (JEK)"] == "2" and roles["Backend"] == "1"
+    app = {r[0]: r[1] for r in _cells(html, "application")}
+    assert app["Projects"] == str(len(model["projects"]))
+    body = html.split("</style>", 1)[1].split('<script type="application/json"', 1)[0]
+    assert not re.search(r">\s*-?\d{6,}(\.\d+)?\s*<", body), "a raw number in the report"
+    (none,) = [f for f in report.findings if f.id == "metrics.sinks"]
+    assert none.severity == "INFO" and none.title.startswith("No sink configured")
+    assert 'data-table="sinks"' not in html
+    prom = tmp_path / "node.prom"
+    written = h.run_macro("collect-metrics", {"history": False, "prometheus_file": str(prom)})
+    report = render.report_from_html(written.result)
+    assert "metrics.sinks" not in {f.id for f in report.findings}
+    assert report.table("sinks").rows[0]["status"] == "ok"
+    assert {f.key: f.value for f in report.summary}["sinks"] == 1

@@ -52,6 +52,17 @@ def test_culling_counts_the_sessions(inst):
     assert out.progress_target[0] == figures(out)["sessions"] > 0
 
 
+def test_the_table_twins_count_as_their_html_macros(inst):
+    dip_home, sim, h = inst
+    for macro, config, unit in (("purge-job-logs", {"retention_days": 0, "keep_last": 0}, "RECORDS"),
+                                ("cull-kernels", {}, "RECORDS")):
+        html = h.run_macro(macro, dict(config, dry_run=True))
+        table = h.run_macro(macro + "-table", dict(config, dry_run=True))
+        assert html.ok and table.ok, (html.traceback, table.traceback)
+        assert table.progress_problems(unit) == []
+        assert table.progress_target is not None and table.progress_target == html.progress_target, macro
+
+
 def test_a_backup_counts_the_bytes_to_archive(inst, tmp_path):
     dip_home, sim, h = inst
     out = h.run_macro("backup", {"target_dir": str(tmp_path / "b"), "scope": "DATA_DIR"})

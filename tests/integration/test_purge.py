@@ -395,3 +395,147 @@ def test_older_dss_falls_back_to_one_call_per_project(instance):
     assert job_folders(dip_home) == running_job_ids(model)
     per_project = [x.path for x in sim.hits[start:] if x.path.endswith("/jobs/")]
     assert len(per_project) == len(set(per_project)) == len(model["jobs"])
+
+
+# ---- what the purge reports say (issue 15) -----------------------------------------------------
+def _report(out):
+    from nodeops.render import report_from_html
+
+    assert out.ok, out.traceback
+    return report_from_html(out.result)
+
+
+def test_job_entries_are_listed_largest_first_with_the_rule_that_applied(instance):
+    dip_home, model, sim, h = instance
+    report = _report(h.run_macro("purge-job-logs", {"retention_days": 30, "keep_last": 5}))
+    rows = report.table("entries").rows
+    assert len(rows) > 5
+    sizes = [r["bytes"] for r in rows]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+    assert report.table("entries").title.endswith("(largest first)")
+    reasons = {r["reason"] for r in rows}
+    live = "older than 30 days, not among the 5 newest jobs of its project, not running"
+    orphan = "older than 30 days, not among the 5 newest jobs of its project, project no longer in DSS"
+    assert reasons == {live, orphan}
+    assert all((r["reason"] == orphan) == r["project"].endswith(" (orphan)") for r in rows)
+    assert all(r["age_days"] > 30 for r in rows)
+    # keep_last 0: the rule is not mentioned
+    again = _report(h.run_macro("purge-job-logs", {"retention_days": 1, "keep_last": 0}))
+    assert {r["reason"] for r in again.table("entries").rows} == {
+        "older than 1 day, not running", "older than 1 day, project no longer in DSS"}
+
+
+def test_scenario_run_reasons_name_the_scenario(instance):
+    dip_home, model, sim, h = instance
+    report = _report(h.run_macro("purge-scenario-logs", {"retention_days": 0, "keep_last": 2}))
+    rows = report.table("entries").rows
+    assert rows and {r["reason"] for r in rows} <= {
+        "older than 0 days, not among the 2 newest scenario runs of its scenario, not running",
+        "older than 0 days, not among the 2 newest scenario runs of its scenario, project no longer in DSS"}
+
+
+def test_export_rows_show_the_owner_and_no_rule_exports_do_not_have(instance):
+    dip_home, model, sim, h = instance
+    owners = {}
+    for e in (dip_home / "exports").iterdir():
+        meta = e / retention.GUESS_EXPORT_METADATA_FILE
+        if meta.is_file():
+            owners[e.name] = json.loads(meta.read_text())["requestedBy"]
+    assert owners
+    report = _report(h.run_macro("purge-exports", {"retention_days": 30}))
+    table = report.table("entries")
+    assert [c.key for c in table.columns] == ["entry", "owner", "age_days", "bytes", "reason"]
+    assert table.rows and all(r["owner"] == owners[r["entry"]] for r in table.rows)
+    assert {r["reason"] for r in table.rows} == {"older than 30 days"}  # no keep_last, no running state
+    html = h.run_macro("purge-exports", {"retention_days": 30}).result
+    assert "newest" not in html.split('data-table="entries"')[1] and "running" not in html.split('data-table="entries"')[1]
+    # an export whose metadata is missing, or a link, says nothing rather than something wrong
+    victim = sorted(table.rows, key=lambda r: r["entry"])[0]["entry"]
+    folder = dip_home / "exports" / victim
+    st = folder.stat()
+    (folder / retention.GUESS_EXPORT_METADATA_FILE).unlink()
+    os.symlink(dip_home / "exports" / sorted(owners)[-1] / retention.GUESS_EXPORT_METADATA_FILE,
+               folder / retention.GUESS_EXPORT_METADATA_FILE)
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))  # still as old (its age is the folder's mtime)
+    again = _report(h.run_macro("purge-exports", {"retention_days": 30}))
+    assert {r["entry"]: r["owner"] for r in again.table("entries").rows}[victim] == ""
+
+
+def test_an_age_just_over_the_retention_does_not_look_like_an_off_by_one(instance):
+    from nodeops.render import format_value
+
+    dip_home, model, sim, h = instance
+    folder = dip_home / "exports" / "justoverthirtyd"
+    folder.mkdir()
+    (folder / "export.csv").write_text("a,b\n")
+    then = time.time() - 30.4 * 86400
+    os.utime(folder, (then, then))
+    report = _report(h.run_macro("purge-exports", {"retention_days": 30}))
+    (row,) = [r for r in report.table("entries").rows if r["entry"] == "justoverthirtyd"]
+    assert abs(row["age_days"] - 30.4) < 0.01 and row["reason"] == "older than 30 days"
+    assert "30.4" in format_value(row["age_days"], "days")  # not "30 days" beside "older than 30 days"
+
+
+def test_only_the_largest_entries_are_listed_when_there_are_too_many(instance, monkeypatch):
+    from nodeops.context import Context
+    from nodeops.operations import get
+
+    dip_home, model, sim, h = instance
+    op = get("purge-exports")
+    ctx = Context(dip_home=dip_home, user="admin", is_admin=True)
+    everything = op.run(ctx, op.parse({"retention_days": 30})).table("entries")
+    assert len(everything.rows) > 3
+    monkeypatch.setattr(retention, "MAX_LISTED", 3)
+    capped = op.run(ctx, op.parse({"retention_days": 30}))
+    table = capped.table("entries")
+    assert [r["bytes"] for r in table.rows] == [r["bytes"] for r in everything.rows][:3]
+    assert table.title.endswith("(the 3 largest of %d)" % len(everything.rows))
+    assert {f.key: f.value for f in capped.summary}["deleted"] == len(everything.rows)
+
+
+# ---- the table face: purge-<family>-table, declared RESULT_TABLE ------------------------------
+def test_the_table_macro_returns_what_would_be_deleted_as_a_result_table(instance):
+    dip_home, model, sim, h = instance
+    config = {"retention_days": 30, "keep_last": 5}
+    html = _report(h.run_macro("purge-job-logs", config)).table("entries").rows
+    out = h.run_macro("purge-job-logs-table", config)
+    assert out.ok, out.traceback
+    assert out.result_kind == "result_table"  # read as DSS reads a RESULT_TABLE macro's result
+    table = out.result
+    names = [c["name"] for c in table["columns"]]
+    assert names == ["outcome", "project", "entry", "age_days", "bytes", "bytes_exact", "reason"]
+    records = [dict(zip(names, r)) for r in table["records"]]
+    assert [r["entry"] for r in records] == [r["entry"] for r in html]  # the same rows, largest first
+    assert [int(r["bytes_exact"]) for r in records] == [r["bytes"] for r in html]
+    assert {r["outcome"] for r in records} == {"would delete"}
+    assert "dry run" in table["header"] and table["name"] == "Purge job logs"
+    assert job_folders(dip_home) >= {(r["project"].replace(" (orphan)", ""), r["entry"]) for r in records}
+
+
+def test_the_table_macro_through_the_dss_api_deletes_and_lists_errors_as_rows(instance):
+    from dataikuapi import DSSClient
+    from dssbench.harness import DEFAULT_STEP_PROJECT
+
+    dip_home, model, sim, h = instance
+    sim.inject(r"/projects/CHURN_MODEL/jobs/$", status=500)
+    before = job_folders(dip_home)
+    macro = DSSClient(sim.url, sim.api_key("admin")).get_project(DEFAULT_STEP_PROJECT).get_macro(
+        "pyrunnable_node-ops_purge-job-logs-table")
+    run_id = macro.run(params={"retention_days": 30, "keep_last": 5, "dry_run": False}, wait=True)
+    table = macro.get_result(run_id, as_type="json")
+    names = [c["name"] for c in table["columns"]]
+    records = [dict(zip(names, r)) for r in table["records"]]
+    deleted = [r for r in records if r["outcome"] == "deleted"]
+    assert deleted and {(r["project"].replace(" (orphan)", ""), r["entry"]) for r in deleted} == \
+        before - job_folders(dip_home)
+    (error,) = [r for r in records if r["outcome"] == "error"]
+    assert error["reason"].startswith("project CHURN_MODEL: nothing deleted") and error["entry"] == ""
+
+
+def test_the_exports_table_has_the_owner(instance):
+    dip_home, model, sim, h = instance
+    out = h.run_macro("purge-exports-table", {"retention_days": 30})
+    assert out.ok, out.traceback
+    names = [c["name"] for c in out.result["columns"]]
+    assert names == ["outcome", "entry", "owner", "age_days", "bytes", "bytes_exact", "reason"]
+    assert out.result["records"] and all(dict(zip(names, r))["owner"] for r in out.result["records"])

@@ -12,17 +12,18 @@ from dssbench.harness import Harness
 HEADER = "from dataiku.runnables import Runnable\n\n"
 
 
-def plugin(tmp_path, code, macro_id="m"):
+def plugin(tmp_path, code, macro_id="m", result_type="HTML"):
     folder = tmp_path / "fake-plugin" / "python-runnables" / macro_id
     folder.mkdir(parents=True)
     (folder / "runnable.json").write_text(json.dumps({"meta": {"label": "fake"}, "params": [],
-                                                      "resultType": "HTML", "requiresGlobalAdmin": False}))
+                                                      "resultType": result_type, "requiresGlobalAdmin": False}))
     (folder / "runnable.py").write_text(HEADER + textwrap.dedent(code))
     return tmp_path / "fake-plugin"
 
 
-def run(sim, tmp_path, code, **kw):
-    return Harness(sim, plugin(tmp_path, code)).run_macro("m", {"x": 1}, project_key="PK", plugin_config={"p": 2}, **kw)
+def run(sim, tmp_path, code, result_type="HTML", **kw):
+    return Harness(sim, plugin(tmp_path, code, result_type=result_type)).run_macro(
+        "m", {"x": 1}, project_key="PK", plugin_config={"p": 2}, **kw)
 
 
 def test_the_single_subclass_is_loaded_whatever_its_name(sim, tmp_path):
@@ -153,3 +154,42 @@ def test_a_dict_result_is_sent_as_json(sim, tmp_path):
                 return {"deleted": 3}
         """)
     assert out.ok and out.result_kind == "json" and out.result == {"deleted": 3}
+
+
+# ---- the result is read as runnable.json's resultType says (guesses.RESULT_TYPE_IS_STATIC) ----------
+TABLE = """
+    from dataiku.runnables import ResultTable
+
+    class Macro(Runnable):
+        def run(self, progress_callback):
+            rt = ResultTable()
+            rt.set_name("t")
+            rt.add_column("a", "A", "STRING")
+            rt.add_record(["1"])
+            return %s
+    """
+
+
+def test_a_result_table_macro_returns_the_table_dss_shows(sim, tmp_path):
+    out = run(sim, tmp_path, TABLE % "rt", result_type="RESULT_TABLE")
+    assert out.ok, out.traceback
+    assert out.result_kind == "result_table"
+    assert out.result["columns"] == [{"name": "a", "displayName": "A", "type": "STRING"}]
+    assert out.result["records"] == [["1"]]
+
+
+def test_a_result_table_macro_that_returns_html_fails(sim, tmp_path):
+    out = run(sim, tmp_path, TABLE % "'<div>report</div>'", result_type="RESULT_TABLE")
+    assert not out.ok and "a RESULT_TABLE macro must return a result table" in out.error
+
+
+def test_a_result_table_whose_records_do_not_match_its_columns_fails(sim, tmp_path):
+    out = run(sim, tmp_path, TABLE % "dict(columns=[{'name': 'a', 'displayName': 'A', 'type': 'STRING'}], "
+                                     "records=[['1', '2']], name='t')", result_type="RESULT_TABLE")
+    assert not out.ok and "one value per column" in out.error
+
+
+def test_an_html_macro_that_returns_a_table_gets_its_json_shown_as_text(sim, tmp_path):
+    """DSS does not fail it: the page shows the JSON as HTML text; the harness tells a test it is not HTML."""
+    out = run(sim, tmp_path, TABLE % "rt")
+    assert out.ok and out.result_kind == "result_table" and isinstance(out.result, dict)

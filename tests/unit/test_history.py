@@ -40,6 +40,16 @@ def test_no_forecast_from_too_little_history_or_a_shrinking_disk():
     assert shrinking.enough and shrinking.full_at_ms is None and shrinking.fs_growth_per_week < 0
 
 
+def test_growth_too_slow_to_fill_the_disk_in_a_century_is_no_date():
+    """A 1 TiB disk almost empty, growing a few KiB a day: 90 % full past the year 9999, which no
+    report can print; the forecast has the growth, no date."""
+    now = 1_800_000_000_000
+    slow = history.forecast(linear(6, now - 5 * DAY, 1, 50 * 2 ** 20, 4096, size=2 ** 40), now)
+    assert slow.enough and slow.fs_growth_per_week > 0 and slow.full_at_ms is None
+    century = history.forecast(linear(6, now - 5 * DAY, 1, 0, 2 ** 40 * 0.9 / (99 * 365), size=2 ** 40), now)
+    assert century.full_at_ms is not None and 98 * 365 < (century.full_at_ms - now) / DAY < 100 * 365
+
+
 def test_snapshots_round_trip_through_monthly_csv_files(tmp_path):
     store = history.LocalStore(tmp_path / "h")
     now = int(dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.timezone.utc).timestamp() * 1000)

@@ -80,8 +80,8 @@ def _num(x):
 
 
 def _valid(op, config):
-    """``config`` plus what an operation needs besides (its mandatory parameters)."""
-    base = {p.name: "/tmp/x" for p in op.params if p.mandatory}
+    """``config`` plus what an operation needs besides (its mandatory parameters without a default)."""
+    base = {p.name: "/tmp/x" for p in op.params if p.required}
     return dict(base, **config)
 
 
@@ -161,4 +161,121 @@ def test_every_bad_parameter_is_named_in_one_message_cross_checks_included(tmp_p
 def test_a_check_across_parameters_is_not_repeated_for_a_refused_one():
     with pytest.raises(ParameterError) as e:  # refused as a list, and not again as an empty INCLUDED list
         operations.get("purge-job-logs").parse({"projects_mode": "INCLUDED", "projects": 5})
-    assert e.value.problems == ["'projects' must be a list of strings (or a comma-separated string), got 5"]
+    assert e.value.problems == ["'projects' must be a list of project keys (or a comma-separated string), got 5"]
+
+
+# ---- the form's declaration: separators, pickers, components ----------------------------------------------
+from nodeops.operations import Operation  # noqa: E402
+from nodeops.params import separator  # noqa: E402
+
+FORM = (
+    separator("Scope", "Which entries."),
+    Param("mode", "SELECT", "Mode", default="ALL", choices=(("ALL", "All"), ("SOME", "Some")), mandatory=True),
+    Param("projects", "MULTISELECT", "Projects", default=(), choices_from="projects",
+          visible_if="model.mode == 'SOME'"),
+    Param("zone", "SELECT", "Zone", default="", choices_from="timezones"),
+    separator("Run"),
+    Param("fail_on_error", "BOOLEAN", "Fail", default=True, step_only=True),
+    separator("Macro only"),
+    Param("fmt", "SELECT", "Format", default="HTML", choices=(("HTML", "HTML"),), macro_only=True),
+)
+
+
+def test_separators_hold_no_value_and_parsing_ignores_them():
+    v = parse_params("op", FORM, {"sep_scope": "anything", "sep_run": 5, "mode": "SOME", "projects": ["A"]})
+    assert "sep_scope" not in v and "sep_run" not in v and "sep_macro_only" not in v
+    assert set(v) == {"mode", "projects", "zone", "fail_on_error", "fmt"}
+    assert to_dss_json(FORM[0]) == {"name": "sep_scope", "label": "Scope", "type": "SEPARATOR",
+                                    "description": "Which entries."}
+    with pytest.raises(ValueError, match="holds no value"):
+        Param("sep_x", "SEPARATOR", "X", default="y")
+
+
+def test_an_operation_keeps_the_form_and_exposes_only_values():
+    op = Operation("form-op", "Form", FORM, lambda ctx, params, progress=None: None, reads_dip_home=False)
+    assert [p.name for p in op.params] == ["mode", "projects", "zone", "fail_on_error", "fmt"]
+    assert [p.name for p in op.form][:2] == ["sep_scope", "mode"]
+    macro = [p.name for p in op.declared_params("macro")]
+    step = [p.name for p in op.declared_params("step")]
+    assert macro == ["sep_scope", "mode", "projects", "zone", "sep_macro_only", "fmt"]  # Run: empty, dropped
+    assert step == ["sep_scope", "mode", "projects", "zone", "sep_run", "fail_on_error"]  # Macro only: dropped
+    desc = op.descriptor("macro", {"meta": {}, "paramsPythonSetup": "old.py", "params": []})
+    assert desc["paramsPythonSetup"] == "choices.py" and desc["impersonate"] is True
+    assert [p["name"] for p in desc["params"]] == macro
+    assert "paramsPythonSetup" not in Operation("plain", "P", FORM[:2], None, reads_dip_home=True).descriptor(
+        "step", {"paramsPythonSetup": "old.py", "params": []})
+    with pytest.raises(ValueError, match="declared twice"):
+        Operation("dup", "D", FORM + (separator("Scope"),), None, reads_dip_home=False)
+
+
+def test_a_setting_fed_field_is_neither_mandatory_nor_prefilled_nor_hides_another():
+    host = Param("host", "STRING", "Host", default="", mandatory=True, setting="graphite_host")
+    port = Param("port", "INT", "Port", default=2003, setting="graphite_port", visible_if="model.host")
+    out = to_dss_json(host)
+    assert "mandatory" not in out and "defaultValue" not in out
+    assert out["description"] == "Empty: the plugin setting graphite_host."
+    with pytest.raises(ValueError, match="plugin setting"):  # empty host means "the setting", not "no Graphite"
+        Operation("hides", "H", (separator("Sink"), host, port), None, reads_dip_home=False)
+    with pytest.raises(ValueError, match="holds no value"):
+        Param("sep_x", "SEPARATOR", "X", setting="backup_dir")
+
+
+def test_the_command_line_has_no_flag_for_a_separator():
+    from nodeops import cli
+
+    text = cli._build_parser()._subparsers._group_actions[0].choices["cull-kernels"].format_help()
+    assert "--max-idle-hours" in text and "--exempt-users" in text
+    assert "--sep-" not in text and "sep_" not in text
+
+
+def test_picked_values_are_lists_or_comma_separated_strings():
+    v = parse_params("op", FORM, {"projects": ["A", " B "], "zone": "Europe/Paris"})
+    assert v.projects == ("A", "B") and v.zone == "Europe/Paris"
+    assert parse_params("op", FORM, {"projects": "A,B"}).projects == ("A", "B")  # the command line
+    with pytest.raises(ParameterError, match="'projects' must be a list of project keys .or a comma-separated"):
+        parse_params("op", FORM, {"projects": {"A": 1}})
+    with pytest.raises(ParameterError, match="'zone' must be one of the time zone names of this DSS"):
+        parse_params("op", FORM, {"zone": ["Europe/Paris"]})
+    with pytest.raises(ValueError, match="choices_from"):
+        Param("p", "STRINGS", "P", choices_from="projects")
+    with pytest.raises(ValueError, match="choices_from"):
+        Param("p", "SELECT", "P", choices_from="planets")
+
+
+def test_mandatory_with_a_default_falls_back_to_it_without_one_is_refused():
+    assert parse_params("op", FORM, {"mode": ""}).mode == "ALL"  # an older saved step, the command line
+    assert Param("t", "STRING", "T", mandatory=True).required and not FORM[1].required
+    with pytest.raises(ParameterError, match="'target' is mandatory"):
+        parse_params("op", PARAMS, {"target": " "})
+
+
+def test_one_parameter_name_picks_from_one_list_in_every_form():
+    from nodeops import choices
+
+    picks = {}
+    for op in operations.OPERATIONS.values():
+        for p in op.params:
+            picks.setdefault(p.name, set()).add(p.choices_from)
+    for name, lists in picks.items():
+        assert len(lists) == 1, (name, lists)  # a picker in one form, a picker in all
+        assert choices.list_of(name) == (lists.pop() or None)
+    assert choices.list_of("projects") == "projects" and choices.list_of("exempt_users") == "users"
+    assert choices.list_of("alert_channel") == "mail_channels" and choices.list_of("dry_run") is None
+
+
+def test_the_delegated_audit_step_fails_at_its_own_severity():
+    """fail_severity is a step-only field: the macro reports at the default (FAIL); the step that
+    handed it the work applies its own threshold on the macro's report."""
+    from nodeops.report import Finding, Report
+
+    op = operations.get("config-audit")
+    assert "fail_severity" not in [p.name for p in op.declared_params("macro")]
+
+    def macro_report():
+        r = Report("config-audit", "Configuration audit", 0)
+        r.findings = [Finding("WARN", "Log rotation"), Finding("PASS", "Java heap")]
+        return r
+
+    at_warn = op.apply_step_params(macro_report(), op.parse({"fail_severity": "WARN"}))
+    assert at_warn.failure == "Configuration audit: 1 check(s) at WARN or above: WARN Log rotation"
+    assert op.apply_step_params(macro_report(), op.parse({"fail_severity": "FAIL"})).failure is None

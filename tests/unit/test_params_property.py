@@ -41,7 +41,7 @@ def _value_for(param):
 
 
 def _base(op):
-    return {p.name: "/srv/backups/x" for p in op.params if p.mandatory}
+    return {p.name: "/srv/backups/x" for p in op.params if p.required}
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +59,13 @@ def _assert_valid(param, value):
         assert type(value) is float and math.isfinite(value) and param.min <= value <= param.max
     elif t == "BOOLEAN":
         assert type(value) is bool
-    elif t == "STRING":
+    elif t == "STRING" or t == "SELECT" and param.choices_from:  # a list DSS offers: the checks judge the value
         assert type(value) is str and value == value.strip() and not re.search(r"[\x00-\x1f\x7f]", value)
     elif t == "SELECT":
         assert value in [c for c, _ in param.choices]
-    elif t == "STRINGS":
-        assert type(value) is tuple and all(type(x) is str and x and x == x.strip() for x in value)
+    elif t == "STRINGS" or t == "MULTISELECT" and param.choices_from:
+        assert type(value) is tuple and all(type(x) is str and x and x == x.strip()
+                                            and not re.search(r"[\x00-\x1f\x7f]", x) for x in value)
     else:
         raise AssertionError("untested type %s" % t)
 

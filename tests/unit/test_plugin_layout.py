@@ -73,7 +73,9 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
             data = json.loads(plugin_zip["%s/%s/%s" % (kind, comp_id, descriptor)])
             code = plugin_zip["%s/%s/%s" % (kind, comp_id, descriptor.replace(".json", ".py"))].decode()
             assert '"%s"' % comp_id in code, "%s/%s/%s does not run operation %r" % (kind, comp_id, descriptor, comp_id)
-            op = operations.get(comp_id)  # the folder name is the operation id
+            # the folder name is the operation id, or that of its table face (<id>-table)
+            macro = operations.macro(comp_id) if kind == "python-runnables" else None
+            op = macro.operation if macro else operations.get(comp_id)
             for p in data.get("params", []):
                 assert p["type"] in DSS_PARAM_TYPES, "%s: %s has type %s" % (comp_id, p["name"], p["type"])
             component = "macro" if kind == "python-runnables" else "step"
@@ -81,7 +83,7 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
                 "%s/%s/%s: params differ from the declaration in python-lib; run tools/sync_params.py" % (kind, comp_id, descriptor)
             if kind == "python-runnables":
                 assert data["resultType"] in RESULT_TYPES
-                assert data["resultType"] == op.result_type
+                assert data["resultType"] == macro.result_type
                 assert data["requiresGlobalAdmin"] is True
 
 
@@ -91,14 +93,32 @@ def test_impersonate_follows_the_registry(plugin_zip):
     (DSS documents no default). Every step that reads DIP_HOME has that macro to hand its work to."""
     macros = components(plugin_zip, "python-runnables", "runnable.json", "runnable.py")
     flags = {m: json.loads(plugin_zip["python-runnables/%s/runnable.json" % m])["impersonate"] for m in macros}
-    assert flags == {m: not operations.get(m).reads_dip_home for m in macros}, \
+    assert flags == {m: not operations.macro(m).operation.reads_dip_home for m in macros}, \
         "runnable.json impersonate differs from nodeops.operations reads_dip_home; run tools/sync_params.py"
     assert {m for m, f in flags.items() if f is False} == {
-        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs"}
-    assert {m for m, f in flags.items() if f is True} == {"collect-metrics", "cull-kernels", "setup-admin-project"}
+        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs",
+        "purge-exports-table", "purge-job-logs-table", "purge-scenario-logs-table"}
+    assert {m for m, f in flags.items() if f is True} == {"collect-metrics", "cull-kernels", "setup-admin-project",
+                                                          "cull-kernels-table"}
     for step in components(plugin_zip, "python-steps", "step.json", "step.py"):
         if operations.get(step).reads_dip_home:
             assert flags.get(step) is False, "step %s reads DIP_HOME but has no impersonate:false macro" % step
+
+
+def test_table_faces_are_result_tables_of_an_operation_with_a_table(plugin_zip):
+    """Each <id>-table macro is declared RESULT_TABLE (DSS reads the result as the descriptor says),
+    has the parameters of its operation's own macro and returns one of the tables its reports have."""
+    macros = components(plugin_zip, "python-runnables", "runnable.json", "runnable.py")
+    faces = [m for m in macros if operations.macro(m).result_type == "RESULT_TABLE"]
+    assert sorted(faces) == sorted(operations.TABLE_MACROS) == sorted(m + "-table" for m in (
+        "purge-job-logs", "purge-scenario-logs", "purge-exports", "cull-kernels"))
+    for face in faces:
+        macro = operations.macro(face)
+        own = json.loads(plugin_zip["python-runnables/%s/runnable.json" % macro.operation.id])
+        data = json.loads(plugin_zip["python-runnables/%s/runnable.json" % face])
+        assert own["resultType"] == "HTML" and data["params"] == own["params"]
+        assert data["impersonate"] == own["impersonate"] and data["meta"]["category"] == own["meta"]["category"]
+        assert macro.table and callable(macro.outcome)
 
 
 def test_every_operation_says_whether_it_reads_dip_home():
@@ -248,3 +268,172 @@ def test_the_component_types_name_the_plugin_of_plugin_json():
     assert resources.PLUGIN_ID == plugin_id
     assert resources.macro_type("backup") == "pyrunnable_%s_backup" % plugin_id
     assert resources.step_type("backup") == "pystep_%s_backup" % plugin_id
+
+
+# ---- the forms: sections, visibility, mandatory fields, descriptions, pickers --------------------------
+def _descriptors(plugin_zip):
+    """{(kind, id): descriptor} of every macro and step in the zip."""
+    out = {}
+    for name, data in plugin_zip.items():
+        parts = name.split("/")
+        if len(parts) == 3 and parts[2] in ("runnable.json", "step.json"):
+            out[(parts[0], parts[1])] = json.loads(data)
+    return out
+
+
+def _sections(descriptor):
+    """{separator label: [names of the fields under it]}, in form order; fields before any separator
+    under None."""
+    out, current = {}, None
+    for p in descriptor["params"]:
+        if p["type"] == "SEPARATOR":
+            current = p["label"]
+            assert current not in out, "two sections %r" % current
+            out[current] = []
+        else:
+            out.setdefault(current, []).append(p["name"])
+    return out
+
+
+def _field(descriptor, name):
+    [p] = [p for p in descriptor["params"] if p.get("name") == name]
+    return p
+
+
+def test_long_forms_have_sections(plugin_zip):
+    d = _descriptors(plugin_zip)
+    for kind in ("python-runnables", "python-steps"):
+        cull = _sections(d[(kind, "cull-kernels")])
+        assert list(cull) == ["Rules", "Protections", "Exemptions", "Run"]
+        assert cull["Rules"] == ["max_idle_hours", "max_age_hours", "max_memory_mb"]
+        assert cull["Protections"] == ["protect_busy", "max_busy_hours", "protect_connected"]
+        assert cull["Exemptions"] == ["exempt_users", "exempt_projects"]
+        assert cull["Run"][0] == "dry_run"
+        setup = _sections(d[("python-runnables", "setup-admin-project")])
+        assert list(setup) == ["Project", "Alerts", "Schedules and maintenance", "Run"]
+        assert setup["Alerts"] == ["alert_email", "alert_channel"] and setup["Run"][-1] == "dry_run"
+        backup = _sections(d[(kind, "backup")])
+        assert list(backup) == ["Archive", "Retention"]
+        assert backup["Archive"][:2] == ["target_dir", "scope"]
+        assert backup["Retention"] == ["keep_daily", "keep_weekly", "keep_monthly", "dry_run"]
+        metrics = _sections(d[(kind, "collect-metrics")])
+        assert metrics["Graphite"] == ["graphite_host", "graphite_port", "prefix"]
+        assert metrics["Prometheus"] == ["prometheus_file"] and metrics["History"] == ["history"]
+    assert "fail_on_error" in _sections(d[("python-steps", "cull-kernels")])["Run"]
+    # a section left empty in a component is not shown: collect-metrics's Run holds only fail_on_error
+    assert list(_sections(d[("python-steps", "collect-metrics")])) == ["Graphite", "Prometheus", "History", "Run"]
+    assert list(_sections(d[("python-runnables", "collect-metrics")])) == ["Graphite", "Prometheus", "History"]
+    for key, descriptor in d.items():
+        params = descriptor["params"]
+        for i, p in enumerate(params):
+            if p["type"] == "SEPARATOR":  # a heading, as DSS documents it: a label, no value
+                assert p["label"] and p["name"].startswith("sep_"), (key, p)
+                assert not {"defaultValue", "mandatory", "selectChoices", "getChoicesFromPython"} & set(p), (key, p)
+                assert i + 1 < len(params) and params[i + 1]["type"] != "SEPARATOR", (key, "empty section", p)
+
+
+#: Fields shown only while another field says they apply (DSS visibilityCondition, on ``model``).
+#: None depends on a field a plugin setting fills (collect-metrics' graphite_host): empty there means
+#: "the setting", so the port and prefix stay shown (nodeops.operations.Operation refuses the others).
+VISIBILITY = {
+    ("purge-job-logs", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
+    ("purge-scenario-logs", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
+    ("backup", "exclude"): "model.scope == 'DATA_DIR'",
+    ("cull-kernels", "max_busy_hours"): "model.protect_busy",
+    ("capacity-report", "forecast_days"): "model.history",
+}
+
+
+def test_fields_that_do_not_apply_are_hidden(plugin_zip):
+    import re
+
+    found = {}
+    for (kind, comp_id), descriptor in _descriptors(plugin_zip).items():
+        names = {p["name"] for p in descriptor["params"]}
+        for p in descriptor["params"]:
+            if "visibilityCondition" in p:
+                found[(comp_id, p["name"])] = p["visibilityCondition"]
+                # the condition reads only fields of the same form
+                assert set(re.findall(r"model\.(\w+)", p["visibilityCondition"])) <= names, (kind, comp_id, p)
+        for (op_id, name), condition in VISIBILITY.items():
+            if op_id == comp_id and name in names:
+                assert _field(descriptor, name).get("visibilityCondition") == condition, (kind, comp_id, name)
+    assert found == VISIBILITY
+    # what a hidden field's condition tests is a value of the form that can make it true
+    scope = _field(_descriptors(plugin_zip)[("python-runnables", "backup")], "scope")
+    assert "DATA_DIR" in [c["value"] for c in scope["selectChoices"]]
+    mode = _field(_descriptors(plugin_zip)[("python-runnables", "purge-job-logs")], "projects_mode")
+    assert {"INCLUDED", "ALL_BUT_EXCLUDED"} <= {c["value"] for c in mode["selectChoices"]}
+
+
+#: Fields an empty value makes no sense for: the form refuses to leave them empty. A field a plugin
+#: setting fills when empty (backup's target_dir: backup_dir) is never mandatory in the form: the
+#: run refuses it when neither the form nor the setting gives a value.
+MANDATORY = {
+    "purge-job-logs": {"retention_days", "keep_last", "projects_mode"},
+    "purge-scenario-logs": {"retention_days", "keep_last", "projects_mode"},
+    "purge-exports": {"retention_days"},
+    "cull-kernels": {"max_idle_hours", "max_age_hours", "max_memory_mb", "max_busy_hours"},
+    "backup": {"scope", "compression", "keep_daily", "keep_weekly", "keep_monthly"},
+    "capacity-report": {"top_n", "min_disk_gb", "forecast_days"},
+    "config-audit": {"fail_severity", "backup_max_age_hours"},
+    "setup-admin-project": {"project_name", "retention_days", "keep_last", "max_idle_hours"},
+    "health-check": {"max_disk_used_percent", "max_inodes_used_percent", "min_memory_available_percent",
+                     "max_alive_kernels", "max_job_hours", "max_failed_scenarios"},
+    "collect-metrics": set(),
+}
+
+
+def test_mandatory_fields(plugin_zip):
+    for (kind, comp_id), descriptor in _descriptors(plugin_zip).items():
+        mandatory = {p["name"] for p in descriptor["params"] if p.get("mandatory")}
+        shown = {p["name"] for p in descriptor["params"]}
+        assert mandatory == MANDATORY[comp_id] & shown, (kind, comp_id, mandatory)
+        for p in descriptor["params"]:
+            if p.get("mandatory"):
+                assert p["type"] != "BOOLEAN", (comp_id, p["name"])  # a checkbox is never empty
+
+
+def test_every_field_has_a_description(plugin_zip):
+    for (kind, comp_id), descriptor in _descriptors(plugin_zip).items():
+        for p in descriptor["params"]:
+            if p["type"] != "SEPARATOR":
+                assert len(p.get("description", "").strip()) >= 10, (kind, comp_id, p["name"])
+
+
+def test_pickers_are_declared_with_their_script(plugin_zip):
+    pickers = {}
+    for (kind, comp_id), descriptor in _descriptors(plugin_zip).items():
+        dynamic = [p for p in descriptor["params"] if p.get("getChoicesFromPython")]
+        for p in dynamic:
+            assert p["type"] in ("SELECT", "MULTISELECT") and "selectChoices" not in p, (comp_id, p)
+            pickers.setdefault(comp_id, {})[p["name"]] = p["type"]
+        if dynamic:  # DSS runs resource/<paramsPythonSetup>'s do() for them
+            assert descriptor["paramsPythonSetup"] == "choices.py", (kind, comp_id)
+        else:
+            assert "paramsPythonSetup" not in descriptor, (kind, comp_id)
+    assert pickers == {
+        "purge-job-logs": {"projects": "MULTISELECT"}, "purge-scenario-logs": {"projects": "MULTISELECT"},
+        "cull-kernels": {"exempt_users": "MULTISELECT", "exempt_projects": "MULTISELECT"},
+        "setup-admin-project": {"timezone": "SELECT", "alert_channel": "SELECT"},
+    }
+    script = ast.parse(plugin_zip["resource/choices.py"].decode())
+    [do] = [n for n in script.body if isinstance(n, ast.FunctionDef) and n.name == "do"]
+    assert [a.arg for a in do.args.args] == ["payload", "config", "plugin_config", "inputs"]
+
+
+def test_fields_that_do_nothing_in_a_component_are_not_shown_there(plugin_zip):
+    d = _descriptors(plugin_zip)
+    names = {key: [p["name"] for p in desc["params"]] for key, desc in d.items()}
+    assert "fail_severity" not in names[("python-runnables", "config-audit")]  # only a step fails a scenario
+    assert "fail_severity" in names[("python-steps", "config-audit")]
+    assert not [key for key, n in names.items() if key[0] == "python-runnables" and "fail_on_error" in n]
+    # the collect-metrics macro keeps the history once the step has created its folder: shown in both
+    assert "history" in names[("python-runnables", "collect-metrics")]
+    for op in operations.OPERATIONS.values():
+        for p in op.params:
+            assert not (p.step_only and p.macro_only)
+            if p.step_only and (("python-runnables", op.id)) in d:
+                assert p.name not in names[("python-runnables", op.id)]
+            if p.macro_only and (("python-steps", op.id)) in d:
+                assert p.name not in names[("python-steps", op.id)]

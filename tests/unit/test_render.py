@@ -30,7 +30,7 @@ def test_html_is_escaped_self_contained_and_scoped():
     html = render.to_html(sample())
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert "Capacity &lt;report&gt;" in html
-    assert "dry run" in html and "3.0 GiB" in html and 'title="1536 bytes"' in html
+    assert "dry run" in html and "3.0 GiB" in html and 'title="1,536 bytes"' in html
     assert "<link" not in html and "src=" not in html  # nothing loaded from outside
     css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
     selectors = [s.strip() for block in re.findall(r"([^{}]+)\{", css) for s in block.split(",")]

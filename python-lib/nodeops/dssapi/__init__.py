@@ -18,7 +18,7 @@ nothing above this layer.
 """
 
 from .admin import (active_users, admin_groups, admin_logins, enabled_user_count, general_settings,
-                    license_expiry_ms, sanity_check, update_general_settings)
+                    license_expiry_ms, sanity_check, update_general_settings, user_names)
 from .connection import (TIMEOUT, TIMEOUT_ENV, DataikuException, TimeoutAdapter, call, call_if_offered, connect,
                          identify, set_timeout, timeout_of, timeout_seconds, unreachable)
 from .folders import managed_folder, read_folder_file, write_folder_file
@@ -27,6 +27,6 @@ from .jobs import (failed_scenario_runs, running_job_ids, running_jobs, running_
 from .macros import MAX_WAIT_ENV, MacroFailed, max_wait_seconds, run_macro
 from .notebooks import NEW_NOTEBOOK_API, OLD_NOTEBOOK_API, notebook_sessions, unload_session
 from .messaging import is_mail_channel, messaging_channels
-from .projects import insight_ids, permissions, project_keys, project_setup, set_permissions
+from .projects import insight_ids, permissions, project_keys, project_names, project_setup, set_permissions
 
-__all__ = ["DataikuException", "MAX_WAIT_ENV", "MacroFailed", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "call_if_offered", "connect", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "insight_ids", "is_mail_channel", "license_expiry_ms", "managed_folder", "max_wait_seconds", "messaging_channels", "notebook_sessions", "permissions", "project_keys", "project_setup", "read_folder_file", "run_macro", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "set_permissions", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "write_folder_file"]
+__all__ = ["DataikuException", "MAX_WAIT_ENV", "MacroFailed", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "call_if_offered", "connect", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "insight_ids", "is_mail_channel", "license_expiry_ms", "managed_folder", "max_wait_seconds", "messaging_channels", "notebook_sessions", "permissions", "project_keys", "project_names", "project_setup", "read_folder_file", "run_macro", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "set_permissions", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "user_names", "write_folder_file"]

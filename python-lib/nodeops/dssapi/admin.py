@@ -10,6 +10,11 @@ def enabled_user_count(client):
     return sum(1 for u in users if u.get("enabled", True))
 
 
+def user_names(client):
+    """``{login: display name}`` of every DSS user (administrators only)."""
+    return {u["login"]: u.get("displayName") or u["login"] for u in call("listing users", client.list_users)}
+
+
 def general_settings(client):
     """The general settings (config/general-settings.json) as DSS serves them."""
     return call("reading the general settings", lambda: client.get_general_settings().get_raw())

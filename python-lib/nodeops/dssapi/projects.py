@@ -8,6 +8,11 @@ def project_keys(client):
     return set(call("listing projects", client.list_project_keys))
 
 
+def project_names(client):
+    """``{key: name}`` of the projects the client's user can see (every one for an administrator)."""
+    return {p["projectKey"]: p.get("name") or p["projectKey"] for p in call("listing projects", client.list_projects)}
+
+
 def permissions(client, project_key):
     """``{"owner", "permissions": [...]}`` of a project (the permissions API: the project's settings
     do not carry them)."""

@@ -73,6 +73,20 @@ KERNEL_CMDLINE = "-f <KERNEL_RUNTIME_DIR>/kernel-<kernelId>.json"
 FORWARDER_MODULE = "dataiku.notebook.remote_kernel_forwarder"
 CONTAINER_REMOTE_TYPE = "container"
 
+#: DSS reads a macro's result as the ``resultType`` its runnable.json declares, whatever the
+#: macro returned: the Python side sends only a string (KIT runnables/server.py: a ResultTable's
+#: to_json(), a dict's json.dumps, a str as is), the page draws it by the type the backend gives
+#: back (KIT runnables.js ``data.result.type``, runnable-result.html), and no public code lets
+#: a run choose its type; the backend's reading (jars absent) is the guess. So no form field
+#: can switch a macro between HTML and a table: node-ops has a second macro for the table.
+RESULT_TYPE_IS_STATIC = True
+
+#: A RESULT_TABLE macro whose string is not a result table's JSON fails the run (the KIT's
+#: page JSON.parse-s a kept result and reads columns and records; what the backend does with
+#: an inline one is not public). The bench fails it (run_runnable.read_result_table), with its
+#: own message.
+RESULT_TABLE_CHECK = "the run fails"
+
 #: How a macro run fails when get_progress_target() returns a unit outside
 #: SIZE, FILES, RECORDS, NONE or a target that is not a number: the Python side
 #: sends it as is (KIT progress_utils.py), the backend's reading of it is not
@@ -246,6 +260,21 @@ RUNNABLE_STEP_FAILS_ON = "exception"
 #: Steps with ``enabled: false`` do not run (the UI disables with runConditionType DISABLED;
 #: what DSS does with enabled false is not known).
 ENABLED_FALSE_SKIPS = True
+
+#: The ``payload`` DSS hands to ``do()`` of a descriptor's ``paramsPythonSetup`` script for a field
+#: declared ``getChoicesFromPython`` (the bench adds ``parameterType``, ``parameterName`` and
+#: ``rootModel``, the form's values): the keys a plugin's author logged from a real DSS in a comment
+#: (alexbourret/dss-plugin-replicate resource/browse_replicate.py); their full set is unverified.
+PARAMS_SETUP_PAYLOAD = {"customChoices": True}
+
+#: Under User Isolation, the choices script runs as the user who opened the form (not as the DSS
+#: service account): unverified; node-ops only calls the API with it, which works either way.
+PARAMS_SETUP_IMPERSONATES = True
+
+#: A choice without a "value" (only a "label") is shown as a message in the list: Dataiku's own
+#: plugins answer so when they cannot list (the OSIsoft PI System plugin's resource scripts, found by code
+#: search, repository unnamed); how DSS shows it is unverified.
+CHOICE_WITHOUT_VALUE_IS_A_MESSAGE = True
 
 # ---- plugin-level settings ------------------------------------------------------------------------
 #: Where DSS keeps an installed plugin's settings (the reference's datadir notes: config/plugins/<id>/settings.json).
