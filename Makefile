@@ -12,7 +12,7 @@ PLUGIN_VERSION := $(shell $(PYTHON) -c "import json;print(json.load(open('plugin
 ZIP := dist/dss-plugin-$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test unit contract integration compat demo plugin bench clean
+.PHONY: venv test unit contract integration compat demo plugin bench pythons clean
 
 $(STAMP): tests/requirements.txt code-env/python/spec/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,5 +51,10 @@ plugin: venv
 bench: venv
 	$(PY) tests/bench/run.py $(BENCH)
 
+# The suite (default tests/unit; PYTEST_ARGS="tests" for all of it) under every Python the code env
+# accepts that this machine has an interpreter for, each in its own virtualenv under .venvs/.
+pythons: venv
+	$(PY) tools/pythons.py test $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) dist demo-out .pytest_cache
+	rm -rf $(VENV) .venvs dist demo-out .pytest_cache

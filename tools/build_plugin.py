@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # What DSS needs, and what an administrator reading the zip wants.
 INCLUDED = ("plugin.json", "code-env/", "python-lib/", "python-runnables/", "python-steps/", "resource/",
-            "README.md", "LICENSE")
+            "README.md", "LICENSE", "CHANGELOG.md")
 
 
 def plugin_files(root=ROOT):

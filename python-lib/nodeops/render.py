@@ -328,6 +328,7 @@ def to_result_table(report: Report, result_table_cls, table_key=None, outcome=No
         width += 1
         if col.unit == "bytes":
             rt.add_column(col.key + "_exact", col.label + " (bytes)", "STRING")
+            width += 1
         elif col.unit_from:
             rt.add_column(col.key + "_exact", col.label + " (exact)", "STRING")
             width += 1

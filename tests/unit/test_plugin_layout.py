@@ -50,6 +50,7 @@ def components(files, kind, descriptor, code):
 def test_zip_layout(plugin_zip):
     assert "plugin.json" in plugin_zip, "plugin.json must be at the zip root"
     assert not any(n.startswith("tests/") for n in plugin_zip)
+    assert {"LICENSE", "README.md", "CHANGELOG.md"} <= set(plugin_zip)  # what an administrator reads in the zip
     for name, data in plugin_zip.items():
         if name.endswith(".json"):
             json.loads(data)
@@ -85,6 +86,7 @@ def test_every_component_is_complete_and_matches_its_operation(plugin_zip):
                 assert data["resultType"] in RESULT_TYPES
                 assert data["resultType"] == macro.result_type
                 assert data["requiresGlobalAdmin"] is True
+                assert data["permissions"] == ["ADMIN"]  # beside requiresGlobalAdmin, as Dataiku's own admin macros
 
 
 def test_impersonate_follows_the_registry(plugin_zip):
@@ -281,6 +283,12 @@ def _descriptors(plugin_zip):
     return out
 
 
+def _form_of(kind, comp_id):
+    """The operation whose form a component shows: a RESULT_TABLE twin (purge-job-logs-table)
+    shows its operation's form."""
+    return operations.macro(comp_id).operation.id if kind == "python-runnables" else comp_id
+
+
 def _sections(descriptor):
     """{separator label: [names of the fields under it]}, in form order; fields before any separator
     under None."""
@@ -350,13 +358,14 @@ def test_fields_that_do_not_apply_are_hidden(plugin_zip):
     found = {}
     for (kind, comp_id), descriptor in _descriptors(plugin_zip).items():
         names = {p["name"] for p in descriptor["params"]}
+        form = _form_of(kind, comp_id)
         for p in descriptor["params"]:
             if "visibilityCondition" in p:
-                found[(comp_id, p["name"])] = p["visibilityCondition"]
+                found[(form, p["name"])] = p["visibilityCondition"]
                 # the condition reads only fields of the same form
                 assert set(re.findall(r"model\.(\w+)", p["visibilityCondition"])) <= names, (kind, comp_id, p)
         for (op_id, name), condition in VISIBILITY.items():
-            if op_id == comp_id and name in names:
+            if op_id == form and name in names:
                 assert _field(descriptor, name).get("visibilityCondition") == condition, (kind, comp_id, name)
     assert found == VISIBILITY
     # what a hidden field's condition tests is a value of the form that can make it true
@@ -388,7 +397,7 @@ def test_mandatory_fields(plugin_zip):
     for (kind, comp_id), descriptor in _descriptors(plugin_zip).items():
         mandatory = {p["name"] for p in descriptor["params"] if p.get("mandatory")}
         shown = {p["name"] for p in descriptor["params"]}
-        assert mandatory == MANDATORY[comp_id] & shown, (kind, comp_id, mandatory)
+        assert mandatory == MANDATORY[_form_of(kind, comp_id)] & shown, (kind, comp_id, mandatory)
         for p in descriptor["params"]:
             if p.get("mandatory"):
                 assert p["type"] != "BOOLEAN", (comp_id, p["name"])  # a checkbox is never empty
@@ -407,7 +416,7 @@ def test_pickers_are_declared_with_their_script(plugin_zip):
         dynamic = [p for p in descriptor["params"] if p.get("getChoicesFromPython")]
         for p in dynamic:
             assert p["type"] in ("SELECT", "MULTISELECT") and "selectChoices" not in p, (comp_id, p)
-            pickers.setdefault(comp_id, {})[p["name"]] = p["type"]
+            pickers.setdefault(_form_of(kind, comp_id), {})[p["name"]] = p["type"]
         if dynamic:  # DSS runs resource/<paramsPythonSetup>'s do() for them
             assert descriptor["paramsPythonSetup"] == "choices.py", (kind, comp_id)
         else:
