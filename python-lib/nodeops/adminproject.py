@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
-from . import adminsetup, dssapi, resources
+from . import adminsetup, dssapi, resources, settings
 from .errors import ParameterError
 from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, separator, timezone_problem
 from .report import Column, Figure, Report, Table
@@ -39,7 +39,7 @@ _EMAIL_RE = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
 PARAMS = (
     separator("Project"),
-    Param("project_key", "STRING", "Project key", default="ADMIN",
+    Param("project_key", "STRING", "Project key", default="ADMIN", setting="admin_project_key",
           description="Key of the administration project (capital letters, digits, _)."),
     Param("project_name", "STRING", "Project name", default="Administration tasks", mandatory=True,
           description="Name given to the project when it is created."),
@@ -47,8 +47,9 @@ PARAMS = (
     Param("alert_email", "STRING", "Alert e-mail", default="",
           description="When set, every scenario mails this address when it fails."),
     Param("alert_channel", "SELECT", "Alert mail channel", default="", choices_from="mail_channels",
+          setting="alert_channel",
           description="The mail channel the alerts are sent through (Administration > Settings > "
-                      "Notifications & Integrations); empty: the first mail channel of the instance."),
+                      "Notifications & Integrations); no channel: the first mail channel of the instance."),
     separator("Schedules and maintenance", "The scenarios' schedules and what their steps are given."),
     Param("timezone", "SELECT", "Time zone", default="", choices_from="timezones",
           description="Time zone of the schedules, e.g. Europe/Paris; empty: the DSS server's."),
@@ -58,7 +59,7 @@ PARAMS = (
           description="Passed to the log purge steps."),
     Param("max_idle_hours", "DOUBLE", "Kernel idle limit (hours)", default=24, min=0, max=MAX_HOURS, mandatory=True,
           description="Passed to the kernel culling step."),
-    Param("backup_dir", "STRING", "Backup folder", default="",
+    Param("backup_dir", "STRING", "Backup folder", default="", setting="backup_dir",
           description="When set (an absolute path outside DIP_HOME), a BACKUP scenario archives config/ there "
                       "every night at 01:00."),
     separator("Run"),
@@ -173,7 +174,16 @@ def _trigger(frequency, timezone, **params):
             "params": p}
 
 
-def desired_scenarios(params) -> List[ScenarioSpec]:
+def _own(params, inherit, **fields):
+    """A step's values of the fields fed by plugin-level settings (step field -> this form's field):
+    only those this form typed; a value the settings give is left out, so the step reads the setting
+    when it runs and follows it when an administrator changes it (Plugins > node-ops > Settings)."""
+    return {step_field: params[name] for step_field, name in fields.items() if name not in inherit}
+
+
+def desired_scenarios(params, inherit=frozenset()) -> List[ScenarioSpec]:
+    """The scenarios, their steps configured from ``params``; ``inherit``: the fields whose value is
+    what the plugin-level settings give (:func:`nodeops.settings.inherited`), left out of the steps."""
     tz = params.timezone or "SERVER"
     retention = {"retention_days": params.retention_days, "keep_last": params.keep_last, "projects_mode": "ALL",
                  "include_orphans": True, "dry_run": False, "fail_on_error": True}
@@ -191,14 +201,15 @@ def desired_scenarios(params) -> List[ScenarioSpec]:
         ScenarioSpec("CONFIG_AUDIT", "Config audit",
                      _trigger("Weekly", tz, hour=7, minute=0, daysOfWeek=["Monday"]), [
             plugin_step("config-audit", "Configuration audit",
-                        {"fail_severity": "FAIL", "admin_project_key": params.project_key}, 0)]),
+                        dict({"fail_severity": "FAIL"}, **_own(params, inherit, admin_project_key="project_key",
+                                                                backup_dir="backup_dir")), 0)]),
         ScenarioSpec("MONITORING", "Monitoring", _trigger("Minutely", tz, repeatFrequency=5), [
             plugin_step("collect-metrics", "Collect metrics", {"history": True}, 0),
             dict(plugin_step("health-check", "Health check", {}, 0),
                  runConditionType="RUN_ALWAYS")]),  # check health even when a sink failed
     ] + ([ScenarioSpec("BACKUP", "Backup", _trigger("Daily", tz, hour=1, minute=0), [
-        plugin_step("backup", "Back up config/", {"target_dir": params.backup_dir, "scope": "CONFIG",
-                                                   "dry_run": False}, 1)])] if params.backup_dir else [])
+        plugin_step("backup", "Back up config/", dict(_own(params, inherit, target_dir="backup_dir"),
+                                                       scope="CONFIG", dry_run=False), 1)])] if params.backup_dir else [])
 
 
 def dashboard_macros():
@@ -293,7 +304,7 @@ def run(ctx, params, progress=None) -> Report:
                     dry_run=params.dry_run, params=dict(params))
     setup = adminsetup.AdminSetup(client, params.project_key, STATE_VARIABLE, ctx.save_insight)
     channel, no_reporter = alert_channel(setup, params)  # a bad alert_channel: refused before anything
-    actions = plan(setup, params, ctx.user, channel, no_reporter)
+    actions = plan(setup, params, ctx.user, channel, no_reporter, settings.inherited(PARAMS, params, ctx.settings))
     table = Table("actions", "Would do" if params.dry_run else "Done", [
         Column("target", "Object"), Column("action", "Action"), Column("reason", "Why")])
     for a in actions:
@@ -332,7 +343,7 @@ def _permissions_actions(setup, key, exists):
                   lambda: setup.set_permissions(wanted))
 
 
-def plan(setup, params, user, channel=None, no_reporter=None) -> List[Action]:
+def plan(setup, params, user, channel=None, no_reporter=None, inherit=frozenset()) -> List[Action]:
     key = params.project_key
     actions = []
     exists = setup.exists()
@@ -354,12 +365,12 @@ def plan(setup, params, user, channel=None, no_reporter=None) -> List[Action]:
     if state.get("dashboard"):
         new_state["dashboard"] = state["dashboard"]
     existing_ids = set(setup.scenario_ids()) if exists else set()
-    for spec in desired_scenarios(params):
+    for spec in desired_scenarios(params, inherit):
         reporters = [mail_reporter(params.alert_email, channel, spec.name)] if params.alert_email and channel else []
         actions += _scenario_actions(setup, params, spec, _wanted_part(spec, reporters), scenarios_state,
                                      new_state, existing_ids)
     if not params.backup_dir:
-        actions.append(Action("scenario BACKUP", "not created", "no backup_dir given (daily 01:00 backup of config/)"))
+        actions.append(Action("scenario BACKUP", "not created", "no backup_dir given, in the form or the plugin settings (daily 01:00 backup of config/)"))
     actions += _dashboard_actions(setup, exists, state, new_state, params)
     return actions
 

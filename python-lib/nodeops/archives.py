@@ -315,9 +315,10 @@ class Written:
 
 
 def write_archive(source_fd, arc_root, out_fd, compression, excluded=(), scope="CONFIG", spool_dir=None,
-                  created="") -> Written:
+                  created="", progress=None) -> Written:
     """Archive the folder open as ``source_fd`` (its entries named under ``arc_root``) to
-    the descriptor ``out_fd``: identity first, manifest last."""
+    the descriptor ``out_fd``: identity first, manifest last. ``progress``, if given, is called
+    with the bytes of files archived so far, after each file."""
     result = Written()
     out = _TarOut(out_fd, compression)
     try:
@@ -335,6 +336,8 @@ def write_archive(source_fd, arc_root, out_fd, compression, excluded=(), scope="
                     if size is not None:
                         result.files += 1
                         result.bytes += size
+                        if progress is not None:
+                            progress(result.bytes)
                 elif stat.S_ISDIR(mode):
                     out.header(_info(arcname, st, tarfile.DIRTYPE))
                 elif stat.S_ISLNK(mode):

@@ -30,11 +30,12 @@ PARAMS = (
           mandatory=True, step_only=True,
           description="The step fails the scenario when a check at or above this severity is found, "
                       "so the scenario's reporters send the alert."),
-    Param("backup_dir", "STRING", "Backup folder", default="",
-          description="Where backups of DIP_HOME land (a local or mounted folder). Empty: backups are not checked."),
+    Param("backup_dir", "STRING", "Backup folder", default="", setting="backup_dir",
+          description="Where backups of DIP_HOME land (a local or mounted folder); no folder: backups are not "
+                      "checked."),
     Param("backup_max_age_hours", "INT", "Maximum backup age (hours)", default=26, min=1, max=MAX_HOURS, mandatory=True,
           description="The newest backup must be younger than this."),
-    Param("admin_project_key", "STRING", "Administration project key", default="ADMIN",
+    Param("admin_project_key", "STRING", "Administration project key", default="ADMIN", setting="admin_project_key",
           description="The project that schedules the maintenance scenarios."),
     Param("apply_fixes", "BOOLEAN", "Apply safe fixes", default=False,
           description="Apply the fixes that are safe on a live node (activity limits; the timelines cache "
@@ -378,7 +379,7 @@ def check_kernels(f):
 
 def check_backups(f, params):
     if not params.backup_dir:
-        return [Finding("INFO", "Backups not checked", evidence="no backup_dir given", id="backups.age",
+        return [Finding("INFO", "Backups not checked", evidence="no backup_dir given (in the form or the plugin settings)", id="backups.age",
                         link=LINKS["backups"])]
     d = params.backup_dir
     try:

@@ -45,7 +45,7 @@ OPTIONAL_EXCLUDE = ("exports", "prepared_bundles", "apinode-packages")
 
 PARAMS = (
     separator("Archive", "What is archived, and where."),
-    Param("target_dir", "STRING", "Backup folder", mandatory=True,
+    Param("target_dir", "STRING", "Backup folder", mandatory=True, setting="backup_dir",
           description="Absolute path of the folder receiving the archives (outside DIP_HOME)."),
     Param("scope", "SELECT", "What to back up", default="CONFIG", mandatory=True,
           choices=(("CONFIG", "config/ only (safe while DSS runs)"),
@@ -156,7 +156,7 @@ def _clean_partials(dir_fd, report):
             os.close(fd)
 
 
-def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now):
+def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now, progress=None):
     """Write the archive ``name``; the Written result, or None when the report says why not."""
     partial = ".%s.partial" % name
     try:
@@ -178,7 +178,7 @@ def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now
         source_fd = os.open(str(source), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             written = archives.write_archive(source_fd, arc_root, out_fd, params.compression, excluded, params.scope,
-                                    spool_dir=str(target), created=now.isoformat())
+                                    spool_dir=str(target), created=now.isoformat(), progress=progress)
         finally:
             os.close(source_fd)
         if os.path.lexists(os.path.join(str(target), name)):
@@ -200,6 +200,24 @@ def _write(report, target, dir_fd, name, source, arc_root, excluded, params, now
             except OSError:
                 pass
         os.close(out_fd)
+
+
+def _source(dip_home, params):
+    """(folder, name in the archive, excluded top-level names) of what ``params`` back up."""
+    if params.scope == "CONFIG":
+        return dip_home / "config", "config", ()
+    return dip_home, "dss_data", tuple(params.exclude)
+
+
+def progress_target(ctx, params):
+    """(bytes of the files to archive, SIZE): a walk of the source with lstat only, as the run
+    makes to check the free space; the run reports the bytes archived so far."""
+    source, _, excluded = _source(ctx.require_dip_home(), params)
+    fd = os.open(str(source), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return archives.source_bytes(fd, excluded), "SIZE"
+    finally:
+        os.close(fd)
 
 
 def _badge(written, retention):
@@ -226,10 +244,8 @@ def run(ctx, params, progress=None) -> Report:
     now = ctx.now()
     report = Report(operation=OPERATION_ID, title="Backup of %s" % dip_home, generated_at_ms=int(now.timestamp() * 1000),
                     dry_run=params.dry_run, params=dict(params), dry_run_label=_badge(False, None))
-    if params.scope == "CONFIG":
-        source, arc_root, excluded = dip_home / "config", "config", ()
-    else:
-        source, arc_root, excluded = dip_home, "dss_data", tuple(params.exclude)
+    source, arc_root, excluded = _source(dip_home, params)
+    if params.scope != "CONFIG":
         if _dss_running(dip_home):
             report.notes.append("WARNING: DSS is running: databases/ and timelines/ copied from a running node may "
                                 "be inconsistent. Back up the data directory with DSS stopped (command line) or "
@@ -261,7 +277,7 @@ def run(ctx, params, progress=None) -> Report:
         if os.path.lexists(os.path.join(str(target), name)):
             return _fail(report, "%s already exists in %s: nothing was written" % (name, target))
         started = time.monotonic()
-        written = _write(report, target, dir_fd, name, source, arc_root, excluded, params, now)
+        written = _write(report, target, dir_fd, name, source, arc_root, excluded, params, now, progress)
         if written is None:
             return report
         duration = time.monotonic() - started

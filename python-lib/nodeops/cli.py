@@ -5,6 +5,10 @@ For cron on the DSS host (``--dip-home``) and for remote nodes (``--url`` and
 caller is trusted as an administrator because reading DIP_HOME already requires
 the DSS service account.
 
+The plugin-level settings (:mod:`nodeops.settings`) come from the environment:
+``NODEOPS_BACKUP_DIR`` and the others, the defaults of the same fields as in DSS;
+a flag (``--target-dir``) wins.
+
 Exit codes: 0 success; 1 the operation ran and reported errors (or its report
 could not be written to ``--out``: then it goes to standard output); 2 refused
 before doing anything (bad parameter or ``--out``, not an administrator, not a
@@ -19,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import __version__, dssapi, operations, render, runner
+from . import __version__, dssapi, operations, render, runner, settings
 from .context import Context
 from .errors import NodeOpsError, ParameterError
 
@@ -33,7 +37,10 @@ def _help(text):
 def _shown_default(param):
     if isinstance(param.default, (tuple, list)):
         return ",".join(param.default) or "none"
-    return "none" if param.default in (None, "") else param.default
+    shown = "none" if param.default in (None, "") else param.default
+    if param.setting:  # the plugin-level setting, from the environment on the command line
+        return "$%s, else %s" % (settings.env_name(param.setting), shown)
+    return shown
 
 
 def _build_parser():
@@ -72,7 +79,8 @@ def _local_context(args) -> Context:
     if history_dir is None and dip_home is not None:
         history_dir = dip_home / "local" / "node-ops" / "history"
     return Context(dip_home=dip_home, user=getpass.getuser(), is_admin=True,
-                   history_dir=Path(history_dir) if history_dir else None)
+                   history_dir=Path(history_dir) if history_dir else None,
+                   settings=settings.from_environment(os.environ))
 
 
 def _connect(args, ctx):

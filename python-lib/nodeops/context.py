@@ -38,6 +38,9 @@ class Context:
     #: ``dataiku.insights.save_data(id, payload, content_type, label=, project_key=)`` inside DSS: saves
     #: a static insight; None where there is none (the command line).
     save_insight: Optional[Callable] = None
+    #: The plugin-level settings (:mod:`nodeops.settings`): a macro's plugin_config, a step's
+    #: pluginConfig, the NODEOPS_* environment variables on the command line.
+    settings: dict = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("nodeops"))
 
     def __post_init__(self):

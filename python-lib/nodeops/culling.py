@@ -207,6 +207,13 @@ def decide(s, params):
 
 
 # ---- the operation ---------------------------------------------------------------------
+def progress_target(ctx, params):
+    """(sessions, RECORDS): one listing of the notebook sessions through the API; the run lists
+    them again and reports each session decided (and unloaded) against it."""
+    _, raw_sessions = dssapi.notebook_sessions(ctx.require_client())
+    return len(raw_sessions), "RECORDS"
+
+
 def run(ctx, params, progress=None) -> Report:
     ctx.require_admin()
     client = ctx.require_client()

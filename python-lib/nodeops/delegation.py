@@ -29,10 +29,14 @@ from .report import printable_text
 from .dssapi import MacroFailed
 
 
-def macro_config(op, config):
-    """The step's values of the parameters the macro declares in runnable.json, and nothing else."""
+def macro_config(op, config, ctx=None):
+    """The step's values of the parameters the macro declares in runnable.json, and nothing else;
+    an empty field fed by a plugin-level setting carries the value the step resolved from the
+    settings it was given (the macro would get the same ones from DSS: this keeps the step's
+    checks and the macro's run on one value)."""
     declared = {p.name for p in op.declared_params("macro") if p.is_value}
-    return {k: v for k, v in dict(config or {}).items() if k in declared}
+    config, _ = op.effective_config(config, ctx)
+    return {k: v for k, v in config.items() if k in declared}
 
 
 _CLASS_RE = re.compile(r"^(?:<class ')?nodeops\.errors\.(\w+)(?:'>)?$")
@@ -61,7 +65,7 @@ def run_operation(operation_id, ctx, config):
     if op.step_prepare is not None:
         op.step_prepare(ctx, params)
     try:
-        html = dssapi.run_macro(client, ctx.project_key, resources.macro_type(op.id), macro_config(op, config),
+        html = dssapi.run_macro(client, ctx.project_key, resources.macro_type(op.id), macro_config(op, config, ctx),
                                  max_wait=max_wait)
     except MacroFailed as failure:
         raise _same_error(failure) from None

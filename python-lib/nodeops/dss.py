@@ -7,22 +7,16 @@ long: read the config DSS gives, build the context, run one operation, render.
 import os
 
 import dataiku
-from dataiku.customstep import get_step_config
+from dataiku.customstep import get_plugin_config, get_step_config
 from dataiku.insights import save_data as save_insight
 from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
 from dataiku.scenario import Scenario
 
-from . import choices, delegation, dssapi, operations, render, runner
+from . import choices, delegation, dssapi, operations, render, runner, settings
 from .context import Context
 from .errors import NodeOpsError
 
-__all__ = ["Runnable", "ResultTable", "build_context", "param_choices", "run_macro", "run_step"]
-
-
-def _client():
-    """``dataiku.api_client()`` (the rights of the user DSS runs this code for), every call of which
-    times out ($NODEOPS_API_TIMEOUT seconds, default 30)."""
-    return dssapi.set_timeout(dataiku.api_client(), dssapi.timeout_seconds(os.environ.get(dssapi.TIMEOUT_ENV)))
+__all__ = ["Runnable", "ResultTable", "build_context", "param_choices", "progress_target", "run_macro", "run_step"]
 
 
 def param_choices(payload, config=None, plugin_config=None):
@@ -31,29 +25,52 @@ def param_choices(payload, config=None, plugin_config=None):
     return choices.choices(_client(), payload)
 
 
-def build_context(operation_id, project_key=None, component="macro") -> Context:
+def _client():
+    """``dataiku.api_client()``: the rights of the user running the code; every call it makes
+    times out (``$NODEOPS_API_TIMEOUT`` seconds, default 30), the first one included."""
+    return dssapi.set_timeout(dataiku.api_client(), dssapi.timeout_seconds(os.environ.get(dssapi.TIMEOUT_ENV)))
+
+
+def build_context(operation_id, project_key=None, component="macro", plugin_settings=None) -> Context:
     """The context of the user running the macro or the scenario.
 
-    ``dataiku.api_client()`` carries that user's rights; every call it makes
-    times out (``$NODEOPS_API_TIMEOUT`` seconds, default 30), the first one
-    included. DIP_HOME is set by DSS for plugin code (readable when the
-    component declares ``impersonate: false``).
+    DIP_HOME is set by DSS for plugin code (readable when the component declares
+    ``impersonate: false``). ``plugin_settings``: the plugin-level settings (:mod:`nodeops.settings`).
     """
     client = _client()
     login, is_admin, api_error = runner.identify(operation_id, client)
     return Context(dip_home=os.environ.get("DIP_HOME"), client=None if api_error else client, user=login,
                    is_admin=is_admin, project_key=project_key, component=component, api_error=api_error,
-                   save_insight=save_insight)
+                   save_insight=save_insight, settings=dict(plugin_settings or {}))
 
 
-def run_macro(macro_id, project_key, config, plugin_config, progress_callback=None):
+def progress_target(macro_id, project_key, config, plugin_config):
+    """Body of ``MyRunnable.get_progress_target``: ``(target, unit)`` or None. DSS asks for it once,
+    before ``run``, and fails the whole run when it raises: this never raises (the run then reports
+    what went wrong in its own words). It asks the API nothing to know who the user is: DSS runs
+    these macros for administrators only (requiresGlobalAdmin). A table face (``<operation>-table``)
+    counts what its operation counts."""
+    try:
+        operation_id = operations.macro(macro_id).operation.id
+    except KeyError:
+        return None
+    try:
+        client = _client()
+    except Exception:  # noqa: BLE001 -- no API here: the targets that need none still work
+        client = None
+    ctx = Context(dip_home=os.environ.get("DIP_HOME"), client=client, project_key=project_key, component="macro",
+                  settings=settings.from_macro(plugin_config))
+    return runner.progress_target(operation_id, ctx, config)
+
+
+def run_macro(macro_id, project_key, config, plugin_config, progress_callback=None, target=None):
     """Body of ``MyRunnable.run``: the report as HTML, or, for a macro declared RESULT_TABLE
     (``<operation>-table``, :data:`nodeops.operations.TABLE_MACROS`), one of its tables as a
-    ResultTable."""
+    ResultTable. ``target``: what :func:`progress_target` returned, the progress is reported against it."""
     macro = operations.macro(macro_id)
     operation_id = macro.operation.id
-    ctx = build_context(operation_id, project_key)
-    report = runner.run_operation(operation_id, ctx, config, progress_callback)
+    ctx = build_context(operation_id, project_key, plugin_settings=settings.from_macro(plugin_config))
+    report = runner.run_operation(operation_id, ctx, config, progress_callback, target)
     if macro.result_type == "RESULT_TABLE":
         return render.to_result_table(report, ResultTable, macro.table, outcome=macro.outcome)
     return render.to_html(report)
@@ -71,7 +88,12 @@ def run_step(operation_id, delegate=None):
     the rest runs here. ``delegate`` False runs everything in this process, as node-ops did
     before (which fails under User Isolation when the step runs as the scenario's user)."""
     config = get_step_config()
-    ctx = build_context(operation_id, dataiku.default_project_key(), component="step")
+    plugin_config = get_plugin_config()
+    if not (isinstance(plugin_config, dict) and settings.STEP_KEY in plugin_config):  # settings.DSS_FACTS
+        print("node-ops: this DSS gives steps no %r in get_plugin_config(): the plugin settings are not "
+              "used as defaults here; type the values in the step" % settings.STEP_KEY)
+    ctx = build_context(operation_id, dataiku.default_project_key(), component="step",
+                        plugin_settings=settings.from_step(plugin_config))
     if operations.get(operation_id).reads_dip_home if delegate is None else delegate:
         report = delegation.run_operation(operation_id, ctx, config)
     else:

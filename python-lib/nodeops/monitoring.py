@@ -35,15 +35,16 @@ HOUR_MS = 3600 * 1000
 
 COLLECT_PARAMS = (
     separator("Graphite"),
-    Param("graphite_host", "STRING", "Graphite host", default="",
-          description="Carbon host receiving the plaintext protocol; empty: no Graphite."),
-    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, visible_if="model.graphite_host",
-          description="Port of Carbon's plaintext listener (2003 by default)."),
-    Param("prefix", "STRING", "Metric prefix", default="", visible_if="model.graphite_host",
-          description="Graphite prefix; empty: dss.<host>.node-ops."),
+    Param("graphite_host", "STRING", "Graphite host", default="", setting="graphite_host",
+          description="Carbon host receiving the plaintext protocol (no host: no Graphite)."),
+    # not hidden while graphite_host is empty (visible_if): an empty host takes the plugin setting
+    Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, setting="graphite_port",
+          description="Port of Carbon's plaintext listener."),
+    Param("prefix", "STRING", "Metric prefix", default="", setting="graphite_prefix",
+          description="Graphite prefix (none: dss.<host>.node-ops)."),
     separator("Prometheus"),
-    Param("prometheus_file", "STRING", "Prometheus textfile", default="",
-          description="Absolute path of a .prom file for node_exporter's textfile collector; empty: none."),
+    Param("prometheus_file", "STRING", "Prometheus textfile", default="", setting="prometheus_file",
+          description="Absolute path of a .prom file for node_exporter's textfile collector (none: no file)."),
     separator("History"),
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add the values to daily CSV files (in DSS: the managed folder node_ops_metrics_history of "

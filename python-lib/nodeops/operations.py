@@ -14,11 +14,12 @@ DIP_HOME: the step of an operation that reads DIP_HOME hands that work to the
 macro of the same id through the API (:mod:`nodeops.delegation`).
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
-from . import adminproject, audit, backup, capacity, culling, dssapi, history, monitoring, retention
-from .errors import Unavailable
+from . import adminproject, audit, backup, capacity, culling, dssapi, history, monitoring, retention, settings
+from .errors import ParameterError, Unavailable
 from .params import CHOICES_SCRIPT, Param, parse_params, to_dss_json, values_of
 
 
@@ -50,6 +51,9 @@ class Operation:
     #: ``step_apply(report, params) -> report``: what the step's own parameters decide on the report
     #: the macro made (e.g. the audit's fail_severity), after ``fail_on_error``.
     step_apply: Optional[Callable] = None
+    #: ``progress_target(ctx, params) -> (target, unit)``: what DSS's progress bar counts, known
+    #: cheaply before the run (DSS asks once, before run); unit SIZE, FILES, RECORDS or NONE.
+    progress_target: Optional[Callable] = None
     #: The whole declaration (separators included), in the order of the form.
     form: Tuple[Param, ...] = field(init=False, repr=False)
 
@@ -61,14 +65,43 @@ class Operation:
         names = [p.name for p in self.form]
         if len(set(names)) != len(names):
             raise ValueError("operation %s: a name is declared twice in %s" % (self.id, names))
+        fed = settings.fed(self.params)
+        for p in self.form:
+            hiders = set(re.findall(r"model\.(\w+)", p.visible_if)) & set(fed)
+            if hiders:  # empty there means "the plugin setting", not "does not apply"
+                raise ValueError("operation %s: %s is hidden by %s, which a plugin setting can fill while it is "
+                                 "empty" % (self.id, p.name, ", ".join(sorted(hiders))))
 
     def parse(self, config, ctx=None):
         """The typed, checked parameters; one ParameterError naming every bad one.
 
-        Without ``ctx`` the checks that need the context (DIP_HOME, the current
-        project) are left out."""
+        An empty field fed by a plugin-level setting takes the setting (``ctx.settings``,
+        :func:`effective_config`). Without ``ctx`` there are no settings, and the checks that
+        need the context (DIP_HOME, the current project) are left out."""
+        config, origins = self.effective_config(config, ctx)
         check = None if self.check is None else (lambda values: self.check(values, ctx))
-        return parse_params(self.id, self.params, config, check)
+        try:
+            return parse_params(self.id, self.params, config, check)
+        except ParameterError as e:
+            component = ctx.component if ctx is not None else "macro"
+            raise ParameterError(self.id, [self._explain(p, origins, component) for p in e.problems]) from None
+
+    def effective_config(self, config, ctx=None):
+        """``(config, origins)``: the config with its empty setting-fed fields filled from the
+        settings of ``ctx`` (see :func:`nodeops.settings.apply`)."""
+        component = ctx.component if ctx is not None else "macro"
+        return settings.apply(self.params, config, ctx.settings if ctx is not None else {}, component)
+
+    def _explain(self, problem, origins, component):
+        """A problem about a value that came from a setting says so; 'mandatory' says where else to set it."""
+        for name, where in origins.items():
+            quoted = "'%s'" % name
+            if problem.startswith(quoted):
+                return "%s (from %s)%s" % (quoted, where, problem[len(quoted):])
+        for name, setting in settings.fed(self.params).items():
+            if problem.startswith("'%s' is mandatory" % name):
+                return "%s, or set %s" % (problem, settings.origin(setting, component))
+        return problem
 
     def declared_params(self, component):
         """What runnable.json ("macro") or step.json ("step") declares, in form order: the parameters
@@ -129,16 +162,19 @@ OPERATIONS = {
         # a walk of DIP_HOME, install.ini, config/
         Operation(capacity.OPERATION_ID, capacity.TITLE, capacity.PARAMS, capacity.run,
                   insight_id=capacity.INSIGHT_ID, reads_dip_home=True,
-                  step_prepare=_history_folder(history.FOLDER_NAME)),
+                  step_prepare=_history_folder(history.FOLDER_NAME), progress_target=capacity.progress_target),
         # jobs/, scenarios/, exports/: listed, measured, deleted
         Operation(retention.JOBS.id, retention.JOBS.title, retention.LOG_PARAMS, retention.run_jobs,
-                  _scope_check(retention.JOBS), reads_dip_home=True),
+                  _scope_check(retention.JOBS), reads_dip_home=True,
+                  progress_target=retention.progress_target(retention.JOBS)),
         Operation(retention.SCENARIOS.id, retention.SCENARIOS.title, retention.LOG_PARAMS, retention.run_scenarios,
-                  _scope_check(retention.SCENARIOS), reads_dip_home=True),
+                  _scope_check(retention.SCENARIOS), reads_dip_home=True,
+                  progress_target=retention.progress_target(retention.SCENARIOS)),
         Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports,
-                  reads_dip_home=True),
+                  reads_dip_home=True, progress_target=retention.progress_target(retention.EXPORTS)),
         # the DSS API, and /proc for the memory of local kernels (readable for other users' processes)
-        Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run, reads_dip_home=False),
+        Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run, reads_dip_home=False,
+                  progress_target=culling.progress_target),
         # install.ini, config/dip.properties, config/general-settings.json, the log folders
         Operation(audit.OPERATION_ID, audit.TITLE, audit.PARAMS, audit.run, audit.check, insight_id=audit.INSIGHT_ID,
                   reads_dip_home=True, step_apply=audit.fail_at),
@@ -151,7 +187,8 @@ OPERATIONS = {
         Operation(monitoring.HEALTH_ID, "Health check", monitoring.HEALTH_PARAMS, monitoring.health,
                   reports_unreachable_api=True, reads_dip_home=False),
         # config/ (or all of DIP_HOME) archived
-        Operation(backup.OPERATION_ID, "Backup", backup.PARAMS, backup.run, backup.check, reads_dip_home=True),
+        Operation(backup.OPERATION_ID, "Backup", backup.PARAMS, backup.run, backup.check, reads_dip_home=True,
+                  progress_target=backup.progress_target),
         # command line only: an archive outside DIP_HOME, a restore into a new folder
         Operation(backup.VERIFY_ID, "Verify a backup", backup.VERIFY_PARAMS, backup.run_verify,
                   reads_dip_home=False),

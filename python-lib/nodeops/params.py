@@ -60,6 +60,8 @@ class Param:
     visible_if: str = ""
     #: A key of CHOICE_LISTS: DSS offers that list (``getChoicesFromPython``) instead of free text.
     choices_from: str = ""
+    #: The plugin-level setting that gives this field its value when left empty (nodeops.settings).
+    setting: str = ""
 
     def __post_init__(self):
         if self.type not in SUPPORTED_TYPES:
@@ -70,7 +72,7 @@ class Param:
                              "and one of %s" % (self.name, self.choices_from, ", ".join(CHOICE_LISTS)))
         if self.step_only and self.macro_only:
             raise ValueError("parameter %s: step_only and macro_only exclude each other" % self.name)
-        if self.type == "SEPARATOR" and (self.default is not None or self.mandatory or self.choices):
+        if self.type == "SEPARATOR" and (self.default is not None or self.mandatory or self.choices or self.setting):
             raise ValueError("separator %s holds no value" % self.name)
 
     @property
@@ -347,15 +349,19 @@ def _timezones():
 def to_dss_json(param: Param) -> dict:
     """The declaration of ``param`` as it stands in runnable.json / step.json."""
     out = {"name": param.name, "label": param.label, "type": param.type}
-    if param.description:
-        out["description"] = param.description
+    description = param.description
+    if param.setting:  # no defaultValue (it would always win over the setting), never mandatory
+        description = (description + " " if description else "") + "Empty: the plugin setting %s%s." % (
+            param.setting, "" if param.default in (None, "") else ", else %s" % _num_or_text(param.default))
+    if description:
+        out["description"] = description
     if param.visible_if:
         out["visibilityCondition"] = param.visible_if
     if not param.is_value:
         return out
-    if param.default is not None:
+    if param.default is not None and not param.setting:
         out["defaultValue"] = list(param.default) if isinstance(param.default, tuple) else param.default
-    if param.mandatory:
+    if param.mandatory and not param.setting:
         out["mandatory"] = True
     if param.type == "INT":
         if param.min is not None:
@@ -372,6 +378,10 @@ def to_dss_json(param: Param) -> dict:
     if param.choices_from:
         out["getChoicesFromPython"] = True
     return out
+
+
+def _num_or_text(value):
+    return _num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def parse_setting(param: Param, value, source: str):

@@ -1,5 +1,5 @@
 # config-audit macro: all logic is in python-lib/nodeops (operation "config-audit").
-from nodeops.dss import Runnable, run_macro
+from nodeops.dss import Runnable, progress_target, run_macro
 
 
 class MyRunnable(Runnable):
@@ -7,9 +7,12 @@ class MyRunnable(Runnable):
         self.project_key = project_key
         self.config = config
         self.plugin_config = plugin_config
+        self.target = None
 
     def get_progress_target(self):
-        return None
+        self.target = progress_target("config-audit", self.project_key, self.config, self.plugin_config)
+        return self.target
 
     def run(self, progress_callback):
-        return run_macro("config-audit", self.project_key, self.config, self.plugin_config, progress_callback)
+        return run_macro("config-audit", self.project_key, self.config, self.plugin_config, progress_callback,
+                         target=self.target)

@@ -67,6 +67,25 @@ class MacroOutcome:
     def ok(self):
         return self.error is None
 
+    def progress_problems(self, unit):
+        """What is wrong with the progress the macro reported, as DSS would draw it ([] when nothing):
+        a target ``[n, unit]`` from get_progress_target(), then values that never go back, never
+        pass the target and end on it."""
+        if not self.progress_target:
+            return ["no progress target (get_progress_target() returned %r)" % (self.progress_target,)]
+        target, got_unit = self.progress_target
+        problems = [] if got_unit == unit else ["progress unit %s, not %s" % (got_unit, unit)]
+        values = self.progress
+        if not values:
+            return problems + ["no progress reported against the target %s" % target]
+        if any(b < a for a, b in zip(values, values[1:])):
+            problems.append("progress went back: %s" % values)
+        if any(v > target for v in values):
+            problems.append("progress beyond the target %s: %s" % (target, values))
+        if values[-1] != target:
+            problems.append("progress ended at %s, not at the target %s" % (values[-1], target))
+        return problems
+
     @property
     def error_class(self):
         """The qualified class of the exception the macro raised (``nodeops.errors.Unavailable``),
@@ -456,7 +475,8 @@ def run_step_process(plugin_dir, step_id, project_key, config, url, ticket, dip_
         records = Path(tmp) / "records"
         extra = {
             "DKU_PLUGIN_STEP_CONFIG": json.dumps(config),
-            # Observed in Dataiku's own steps: {"config": <the step's params>} (see README, "not yet verified").
+            # Observed in Dataiku's own steps: {"config": <the step's params>, "pluginConfig": <the plugin's
+            # settings>} (guesses.STEP_PLUGIN_CONFIG_KEY; README, "not yet verified").
             "DKU_PLUGIN_CONFIG": json.dumps(plugin_config if plugin_config is not None else {"config": config}),
             "DKU_CUSTOM_RESOURCE_FOLDER": str(code_dir / "resource"),
             "DSSBENCH_RECORD_DIR": str(records),
@@ -525,14 +545,23 @@ class Harness:
     def runnable_json(self, macro_id):
         return json.loads((self.plugin_dir / "python-runnables" / macro_id / "runnable.json").read_text())
 
+    def plugin_config(self):
+        """The settings the simulator keeps for this plugin (Plugins > Settings, or the API), flat, as
+        DSS hands them to a macro; {} when the simulator does not have the plugin installed."""
+        from .simulator.routes_macros import installed_plugin_config
+
+        return installed_plugin_config(self.sim, self.plugin_dir)
+
     def run_macro(self, macro_id, config=None, user="admin", project_key="ADMIN", plugin_config=None,
                   enforce_dss_permissions=True) -> MacroOutcome:
-        """As DSS runs a macro: in User Isolation mode as the uid its ``impersonate`` flag gives."""
+        """As DSS runs a macro: in User Isolation mode as the uid its ``impersonate`` flag gives.
+        ``plugin_config``: by default the plugin's settings saved in the simulator."""
         definition = self.runnable_json(macro_id)
         if enforce_dss_permissions and definition.get("requiresGlobalAdmin") and not self.sim.state.is_admin(user):
             raise DSSRefused("DSS refuses macro %s to %s: it requires a global administrator" % (macro_id, user))
         iso = self.sim.user_isolation
-        return run_macro_process(self.plugin_dir, macro_id, project_key, dict(config or {}), dict(plugin_config or {}),
+        plugin_config = self.plugin_config() if plugin_config is None else plugin_config
+        return run_macro_process(self.plugin_dir, macro_id, project_key, dict(config or {}), dict(plugin_config),
                                  self.sim.url, self.sim.issue_ticket(user), self.sim.state.dip_home, isolation=iso,
                                  account=iso.macro_account(definition) if iso else None)
 
@@ -553,7 +582,10 @@ class Harness:
                  ) -> StepOutcome:
         """As DSS runs a plugin step: in User Isolation mode as the end user. A step runs in a scenario,
         so in a project that exists (the macro it hands its DIP_HOME work to is run from there): by
-        default the demo instance's administration project."""
+        default the demo instance's administration project. ``plugin_config``: what get_plugin_config()
+        returns, by default ``{"config": config, "pluginConfig": <the plugin's saved settings>}``."""
+        if plugin_config is None:
+            plugin_config = {"config": dict(config or {}), "pluginConfig": self.plugin_config()}
         iso = self.sim.user_isolation
         return run_step_process(self.plugin_dir, step_id, project_key, dict(config or {}), self.sim.url,
                                 self.sim.issue_ticket(user), self.sim.state.dip_home, plugin_config, isolation=iso,

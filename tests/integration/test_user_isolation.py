@@ -196,8 +196,9 @@ def test_every_generated_scenario_runs_end_to_end_under_user_isolation(instance,
                for s in nb["sessions"]}
     now_ms = int(time.time() * 1000)
     runs = {}
-    # MONITORING last: its health check counts the failed runs of the others
-    for sid in ("NIGHTLY_CLEANUP", "KERNEL_CULLING", "CAPACITY_REPORT", "CONFIG_AUDIT", "BACKUP", "MONITORING"):
+    # In the order of their schedules: BACKUP (01:00 daily) before CONFIG_AUDIT (Monday 07:00), which
+    # checks the backup folder of the setup; MONITORING last: its health check counts failed runs
+    for sid in ("NIGHTLY_CLEANUP", "KERNEL_CULLING", "CAPACITY_REPORT", "BACKUP", "CONFIG_AUDIT", "MONITORING"):
         run = runs[sid] = run_scenario_and_wait(project.get_scenario(sid))
         assert run.outcome == "SUCCESS", (sid, step_errors(run))
         assert [o for _, o, _ in step_errors(run)] == ["SUCCESS"] * len(run.get_details().steps)

@@ -215,6 +215,8 @@ def test_sync_params_keeps_every_other_key_of_the_descriptors(tmp_path, monkeypa
     spec.loader.exec_module(sync)
     for kind in ("python-runnables", "python-steps"):
         shutil.copytree(ROOT / kind, tmp_path / kind)
+    plugin = json.loads((ROOT / "plugin.json").read_text())
+    (tmp_path / "plugin.json").write_text(json.dumps(dict(plugin, params=[])))  # its settings: rewritten too
     target = tmp_path / "python-runnables" / "purge-job-logs" / "runnable.json"
     data = json.loads(target.read_text())
     data["params"] = []  # out of date: sync_params rewrites it
@@ -224,3 +226,5 @@ def test_sync_params_keeps_every_other_key_of_the_descriptors(tmp_path, monkeypa
     after = json.loads(target.read_text())
     assert after["params"] and after["permissions"] == ["ADMIN"] and after["requiresGlobalAdmin"] is True
     assert {k: v for k, v in after.items() if k != "params"} == {k: v for k, v in data.items() if k != "params"}
+    after = json.loads((tmp_path / "plugin.json").read_text())
+    assert after == plugin  # the settings back, the meta and permissions untouched

@@ -208,6 +208,18 @@ def test_an_operation_keeps_the_form_and_exposes_only_values():
         Operation("dup", "D", FORM + (separator("Scope"),), None, reads_dip_home=False)
 
 
+def test_a_setting_fed_field_is_neither_mandatory_nor_prefilled_nor_hides_another():
+    host = Param("host", "STRING", "Host", default="", mandatory=True, setting="graphite_host")
+    port = Param("port", "INT", "Port", default=2003, setting="graphite_port", visible_if="model.host")
+    out = to_dss_json(host)
+    assert "mandatory" not in out and "defaultValue" not in out
+    assert out["description"] == "Empty: the plugin setting graphite_host."
+    with pytest.raises(ValueError, match="plugin setting"):  # empty host means "the setting", not "no Graphite"
+        Operation("hides", "H", (separator("Sink"), host, port), None, reads_dip_home=False)
+    with pytest.raises(ValueError, match="holds no value"):
+        Param("sep_x", "SEPARATOR", "X", setting="backup_dir")
+
+
 def test_the_command_line_has_no_flag_for_a_separator():
     from nodeops import cli
 

@@ -341,13 +341,13 @@ def test_long_forms_have_sections(plugin_zip):
 
 
 #: Fields shown only while another field says they apply (DSS visibilityCondition, on ``model``).
+#: None depends on a field a plugin setting fills (collect-metrics' graphite_host): empty there means
+#: "the setting", so the port and prefix stay shown (nodeops.operations.Operation refuses the others).
 VISIBILITY = {
     ("purge-job-logs", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
     ("purge-scenario-logs", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
     ("backup", "exclude"): "model.scope == 'DATA_DIR'",
     ("cull-kernels", "max_busy_hours"): "model.protect_busy",
-    ("collect-metrics", "graphite_port"): "model.graphite_host",
-    ("collect-metrics", "prefix"): "model.graphite_host",
     ("capacity-report", "forecast_days"): "model.history",
 }
 
@@ -375,13 +375,15 @@ def test_fields_that_do_not_apply_are_hidden(plugin_zip):
     assert {"INCLUDED", "ALL_BUT_EXCLUDED"} <= {c["value"] for c in mode["selectChoices"]}
 
 
-#: Fields an empty value makes no sense for: the form refuses to leave them empty.
+#: Fields an empty value makes no sense for: the form refuses to leave them empty. A field a plugin
+#: setting fills when empty (backup's target_dir: backup_dir) is never mandatory in the form: the
+#: run refuses it when neither the form nor the setting gives a value.
 MANDATORY = {
     "purge-job-logs": {"retention_days", "keep_last", "projects_mode"},
     "purge-scenario-logs": {"retention_days", "keep_last", "projects_mode"},
     "purge-exports": {"retention_days"},
     "cull-kernels": {"max_idle_hours", "max_age_hours", "max_memory_mb", "max_busy_hours"},
-    "backup": {"target_dir", "scope", "compression", "keep_daily", "keep_weekly", "keep_monthly"},
+    "backup": {"scope", "compression", "keep_daily", "keep_weekly", "keep_monthly"},
     "capacity-report": {"top_n", "min_disk_gb", "forecast_days"},
     "config-audit": {"fail_severity", "backup_max_age_hours"},
     "setup-admin-project": {"project_name", "retention_days", "keep_last", "max_idle_hours"},

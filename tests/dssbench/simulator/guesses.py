@@ -275,3 +275,19 @@ PARAMS_SETUP_IMPERSONATES = True
 #: plugins answer so when they cannot list (the OSIsoft PI System plugin's resource scripts, found by code
 #: search, repository unnamed); how DSS shows it is unverified.
 CHOICE_WITHOUT_VALUE_IS_A_MESSAGE = True
+
+# ---- plugin-level settings ------------------------------------------------------------------------
+#: Where DSS keeps an installed plugin's settings (the reference's datadir notes: config/plugins/<id>/settings.json).
+PLUGIN_SETTINGS_FILE = "config/plugins/%s/settings.json"
+#: The settings object of GET/POST /plugins/<id>/settings (dataikuapi DSSPlugin.get_settings().get_raw()):
+#: the plugin.json "params" values under "config" (the Plugins > Settings page edits pluginSettings.config:
+#: KIT plugin-details/settings.html), beside the code env and the presets (dataikuapi's own fields). That the
+#: public API's object is the page's one is a guess.
+PLUGIN_SETTINGS_FIELDS = ("config", "codeEnvName", "presets", "parameterSets", "accessibleParameterSetDescs")
+#: A macro gets ``settings["config"]`` as plugin_config, flat (KIT runnables/server.py: command["pluginConfig"]);
+#: a step gets ``{"config": <its own params>, "pluginConfig": settings["config"]}`` from get_plugin_config()
+#: (observed in Dataiku's project-advisor plugin, not documented).
+STEP_PLUGIN_CONFIG_KEY = "pluginConfig"
+#: Values an administrator never saved are absent: the plugin.json defaults are not filled in (a guess; the
+#: less forgiving choice: the plugin must apply its own defaults).
+PLUGIN_SETTINGS_DEFAULTS_FILLED = False

@@ -157,3 +157,32 @@ def get_messaging_channel(call, channel_id):
         if c["id"] == channel_id:
             return _channel_item(c)
     raise NotFound("Messaging channel %s does not exist" % channel_id)
+
+
+# ---- plugin settings --------------------------------------------------------------------------
+def _installed_plugin(call, plugin_id):
+    if plugin_id not in call.sim.plugins:
+        raise NotFound("Plugin %s is not installed" % plugin_id)
+
+
+@route("GET", "/plugins/<plugin_id>/settings", admin=True)
+def get_plugin_settings(call, plugin_id):
+    """dataikuapi ``DSSPlugin.get_settings()`` (admins; the API also lets plugin developers)."""
+    _installed_plugin(call, plugin_id)
+    if call.args.get("projectKey"):
+        raise HTTPError(400, "Project-level plugin settings are not simulated")
+    return call.state.plugin_settings(plugin_id)
+
+
+@route("POST", "/plugins/<plugin_id>/settings", admin=True)
+def save_plugin_settings(call, plugin_id):
+    """``DSSPluginSettings.save()``: the whole settings object; its ``config`` holds the values of
+    plugin.json's params (guesses.PLUGIN_SETTINGS_FIELDS), kept as given."""
+    _installed_plugin(call, plugin_id)
+    if call.args.get("projectKey"):
+        raise HTTPError(400, "Project-level plugin settings are not simulated")
+    body = call.json
+    if not isinstance(body, dict) or not isinstance(body.get("config", {}), dict):
+        raise HTTPError(400, "Plugin settings must be a JSON object whose 'config' is an object")
+    call.state.save_plugin_settings(plugin_id, {k: body[k] for k in guesses.PLUGIN_SETTINGS_FIELDS if k in body})
+    return {}

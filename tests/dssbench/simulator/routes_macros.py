@@ -59,15 +59,26 @@ def macro_definition(call, key, runnable_type):
     return d
 
 
+def installed_plugin_config(sim, plugin_dir):
+    """The plugin_config DSS hands the macros of the plugin installed from ``plugin_dir``: its saved
+    settings, flat (guesses.PLUGIN_SETTINGS_FIELDS)."""
+    for plugin_id, folder in sim.plugins.items():
+        if Path(folder) == Path(plugin_dir).resolve():
+            return sim.state.plugin_config(plugin_id)
+    return {}
+
+
 def execute_macro(sim, plugin_dir, runnable_id, definition, key, config, login):
-    """Run a macro's process as DSS does: under User Isolation as the uid its ``impersonate`` gives."""
+    """Run a macro's process as DSS does: under User Isolation as the uid its ``impersonate`` gives,
+    with the plugin's settings as plugin_config."""
     from dssbench import harness
 
     iso = sim.user_isolation
     account = iso.macro_account(definition) if iso else None
     started = time.time()
-    outcome = harness.run_macro_process(plugin_dir, runnable_id, key, config, {}, sim.url, sim.issue_ticket(login),
-                                        sim.state.dip_home, isolation=iso, account=account)
+    outcome = harness.run_macro_process(plugin_dir, runnable_id, key, config, installed_plugin_config(sim, plugin_dir),
+                                        sim.url, sim.issue_ticket(login), sim.state.dip_home, isolation=iso,
+                                        account=account)
     with sim.state.lock:
         sim.executions.append({"kind": "macro", "id": runnable_id, "login": login, "config": dict(config),
                                "uid": account.uid if account else os.geteuid(), "outcome": outcome,

@@ -180,12 +180,16 @@ class _Run:
     def run_plugin_step(self, plugin_dir, step_id, params):
         from dssbench import harness
 
+        from .routes_macros import installed_plugin_config
+
         iso = self.sim.user_isolation
         account = iso.step_account() if iso else None
         with self.state.lock:
             variables = dict(self.state.scenario_variables[self.run_key])
-        outcome = harness.run_step_process(plugin_dir, step_id, self.key, dict(params.get("config") or {}),
-                                           self.sim.url, self.sim.issue_ticket(self.login), self.state.dip_home,
+        config = dict(params.get("config") or {})
+        plugin_config = {"config": config, guesses.STEP_PLUGIN_CONFIG_KEY: installed_plugin_config(self.sim, plugin_dir)}
+        outcome = harness.run_step_process(plugin_dir, step_id, self.key, config, self.sim.url,
+                                           self.sim.issue_ticket(self.login), self.state.dip_home, plugin_config,
                                            isolation=iso, account=account, variables=variables)
         with self.state.lock:
             self.sim.executions.append({"kind": "step", "id": step_id, "login": self.login, "scenario": self.sid,

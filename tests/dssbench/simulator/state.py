@@ -195,6 +195,23 @@ class State:
     def runs(self, key, scenario_id):
         return self.model["scenario_runs"].setdefault(key, {}).setdefault(scenario_id, [])
 
+    # ---- plugin settings (what an administrator sets in Plugins > <plugin> > Settings) --------
+    def plugin_settings(self, plugin_id):
+        """The settings object of an installed plugin (guesses.PLUGIN_SETTINGS_FIELDS)."""
+        data = _read_json(self.dip_home / (guesses.PLUGIN_SETTINGS_FILE % plugin_id), {})
+        out = {"config": {}, "codeEnvName": None, "presets": [], "parameterSets": [],
+               "accessibleParameterSetDescs": []}
+        out.update(data)
+        return out
+
+    def save_plugin_settings(self, plugin_id, data):
+        self.write_json(self.dip_home / (guesses.PLUGIN_SETTINGS_FILE % plugin_id), data)
+
+    def plugin_config(self, plugin_id):
+        """What DSS hands a macro of the plugin as plugin_config: the saved values, flat."""
+        config = self.plugin_settings(plugin_id).get("config")
+        return dict(config) if isinstance(config, dict) else {}
+
     # ---- general settings -----------------------------------------------
     def general_settings(self):
         return _read_json(self.dip_home / "config" / "general-settings.json")
