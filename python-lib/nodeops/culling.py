@@ -323,6 +323,7 @@ def run(ctx, params, progress=None) -> Report:
         table.add(**row)
     if len(rows) > MAX_LISTED:
         table.title += " (the first %d of %d)" % (MAX_LISTED, len(rows))
+        table.unlisted = len(rows) - MAX_LISTED
         report.notes.append("%d more session(s) not listed, %d of them %s: see the per-user table"
                             % (len(rows) - MAX_LISTED,
                                sum(r["decision"] in _KILL_DECISIONS for r in rows[MAX_LISTED:]),

@@ -344,8 +344,11 @@ def to_result_table(report: Report, result_table_cls, table_key=None, outcome=No
         rt.add_record(record)
     if outcome is not None:
         where = texts[-1] if texts else width - 1
-        for line in report.errors:
-            record = ["error"] + [""] * (width - 1)
+        lines = [("error", line) for line in report.errors]
+        if table.unlisted:
+            lines.append(("not listed", "%s more not listed here (%s)" % (format_count(table.unlisted), table.title)))
+        for what, line in lines:
+            record = [what] + [""] * (width - 1)
             record[where] = line
             rt.add_record(record)
     return rt

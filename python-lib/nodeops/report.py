@@ -111,6 +111,9 @@ class Table:
     title: str
     columns: List[Column]
     rows: List[Dict[str, Any]] = field(default_factory=list)
+    #: Rows counted but not listed (a listing capped to keep memory flat); a result table says so
+    #: in a last row, since DSS's table view shows neither its title nor its header.
+    unlisted: int = 0
 
     def add(self, **row):
         unknown = set(row) - {c.key for c in self.columns} - {c.unit_from for c in self.columns if c.unit_from}
@@ -205,7 +208,7 @@ class Report:
         try:
             d["summary"] = [Figure(**f) for f in d.get("summary", [])]
             d["findings"] = [Finding(**f) for f in d.get("findings", [])]
-            d["tables"] = [Table(t["key"], t["title"], [Column(**c) for c in t["columns"]], list(t["rows"]))
+            d["tables"] = [Table(t["key"], t["title"], [Column(**c) for c in t["columns"]], list(t["rows"]), t.get("unlisted", 0))
                            for t in d.get("tables", [])]
             d["charts"] = [Chart(**c) for c in d.get("charts", [])]
             return cls(**d)

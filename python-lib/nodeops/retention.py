@@ -412,6 +412,7 @@ class _Purge:
         self.largest = []
         if totals["deleted"] > len(self.listed.rows):
             self.listed.title += " (the %d largest of %d)" % (len(self.listed.rows), totals["deleted"])
+            self.listed.unlisted = totals["deleted"] - len(self.listed.rows)
         elif self.listed.rows:
             self.listed.title += " (largest first)"
         report.summary += [

@@ -491,6 +491,13 @@ def test_only_the_largest_entries_are_listed_when_there_are_too_many(instance, m
     assert [r["bytes"] for r in table.rows] == [r["bytes"] for r in everything.rows][:3]
     assert table.title.endswith("(the 3 largest of %d)" % len(everything.rows))
     assert {f.key: f.value for f in capped.summary}["deleted"] == len(everything.rows)
+    # exported as a result table, the cut is a row: DSS's table view shows no title
+    from dssbench.dataiku_stub.dataiku.runnables import ResultTable
+    from nodeops import render
+
+    rt = json.loads(render.to_result_table(capped, ResultTable, "entries", lambda report, row: "would delete").to_json())
+    assert len(rt["records"]) == 4 and rt["records"][-1][0] == "not listed"
+    assert "%d more not listed" % (len(everything.rows) - 3) in " ".join(rt["records"][-1])
 
 
 # ---- the table face: purge-<family>-table, declared RESULT_TABLE ------------------------------
