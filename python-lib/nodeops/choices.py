@@ -75,7 +75,12 @@ def choices(client, payload):
     if which is None:
         return {"choices": [message("node-ops offers no list for the field %r" % (name,))]}
     try:
+        if client is None:
+            raise Unavailable("no DSS API client here")
         items = _LISTS[which](client)
     except Unavailable as e:
         return {"choices": [message("node-ops could not list the %s: %s" % (CHOICE_LISTS[which], e))]}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # an answer of an unexpected shape
+        return {"choices": [message("node-ops could not read the %s DSS listed (%s: %s)"
+                                    % (CHOICE_LISTS[which], type(e).__name__, e))]}
     return {"choices": [{"value": v, "label": label} for v, label in items]}

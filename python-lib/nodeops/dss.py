@@ -22,7 +22,11 @@ __all__ = ["Runnable", "ResultTable", "build_context", "param_choices", "progres
 def param_choices(payload, config=None, plugin_config=None):
     """Body of ``do()`` in resource/choices.py: the choices of one field of a form
     (:mod:`nodeops.choices`), listed with the rights of the user who opened it."""
-    return choices.choices(_client(), payload)
+    try:
+        client = _client()
+    except NodeOpsError:  # e.g. a bad $NODEOPS_API_TIMEOUT: the form says so instead of a traceback
+        client = None
+    return choices.choices(client, payload)
 
 
 def _client():
