@@ -9,14 +9,15 @@ import os
 import dataiku
 from dataiku.customstep import get_plugin_config, get_step_config
 from dataiku.insights import save_data as save_insight
-from dataiku.runnables import ResultTable, Runnable  # noqa: F401  (Runnable is re-exported for runnable.py)
+from dataiku.runnables import ResultTable, Runnable
 from dataiku.scenario import Scenario
 
 from . import choices, delegation, dssapi, operations, render, runner, settings
 from .context import Context
 from .errors import NodeOpsError
 
-__all__ = ["Runnable", "ResultTable", "build_context", "param_choices", "progress_target", "run_macro", "run_step"]
+__all__ = ["MacroRunnable", "ResultTable", "build_context", "param_choices", "progress_target",
+           "run_macro", "run_step"]
 
 
 def param_choices(payload, config=None, plugin_config=None):
@@ -65,6 +66,34 @@ def progress_target(macro_id, project_key, config, plugin_config):
     ctx = Context(dip_home=os.environ.get("DIP_HOME"), client=client, project_key=project_key, component="macro",
                   settings=settings.from_macro(plugin_config))
     return runner.progress_target(operation_id, ctx, config)
+
+
+class MacroRunnable(Runnable):
+    """The body of every node-ops macro. ``runnable.py`` subclasses it and names its macro:
+
+        from nodeops import dss
+
+        class MyRunnable(dss.MacroRunnable):
+            macro_id = "purge-job-logs"
+
+    DSS takes the single subclass of ``Runnable`` among the module's names: import the module
+    ``dss``, never this class by name, or the module would hold two."""
+
+    macro_id = None  # the folder name under python-runnables/
+
+    def __init__(self, project_key, config, plugin_config):
+        self.project_key = project_key
+        self.config = config
+        self.plugin_config = plugin_config
+        self.target = None
+
+    def get_progress_target(self):
+        self.target = progress_target(self.macro_id, self.project_key, self.config, self.plugin_config)
+        return self.target
+
+    def run(self, progress_callback):
+        return run_macro(self.macro_id, self.project_key, self.config, self.plugin_config, progress_callback,
+                         target=self.target)
 
 
 def run_macro(macro_id, project_key, config, plugin_config, progress_callback=None, target=None):

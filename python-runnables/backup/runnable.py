@@ -1,18 +1,6 @@
 # backup macro: all logic is in python-lib/nodeops (operation "backup").
-from nodeops.dss import Runnable, progress_target, run_macro
+from nodeops import dss
 
 
-class MyRunnable(Runnable):
-    def __init__(self, project_key, config, plugin_config):
-        self.project_key = project_key
-        self.config = config
-        self.plugin_config = plugin_config
-        self.target = None
-
-    def get_progress_target(self):
-        self.target = progress_target("backup", self.project_key, self.config, self.plugin_config)
-        return self.target
-
-    def run(self, progress_callback):
-        return run_macro("backup", self.project_key, self.config, self.plugin_config, progress_callback,
-                         target=self.target)
+class MyRunnable(dss.MacroRunnable):
+    macro_id = "backup"
