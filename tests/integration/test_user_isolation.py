@@ -412,7 +412,9 @@ def test_a_macro_result_that_is_not_the_step_s_report_fails_the_step(instance, t
     plugin = tmp_path / "node-ops"
     shutil.copytree(ROOT, plugin, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "__pycache__", "*.pyc"))
     runnable = plugin / "python-runnables" / "purge-exports" / "runnable.py"
-    runnable.write_text(runnable.read_text().replace('run_macro("purge-exports"', 'run_macro("purge-job-logs"'))
+    edited = runnable.read_text().replace('macro_id = "purge-exports"', 'macro_id = "purge-job-logs"')
+    assert edited != runnable.read_text()
+    runnable.write_text(edited)
     sim, h, _ = instance(False, plugins={"node-ops": plugin})
     h = Harness(sim, plugin_dir=plugin)
     out = h.run_step("purge-exports", {}, project_key="OPS")
