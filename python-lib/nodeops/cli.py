@@ -68,7 +68,9 @@ def _build_parser():
             flag = "--" + param.name.replace("_", "-")
             help_text = "%s (%s; default %s)" % (param.description or param.label, param.describe_allowed(),
                                                  _shown_default(param))
-            p.add_argument(flag, dest="param_" + param.name, default=None, help=_help(help_text))
+            # a BOOLEAN given alone means true (--tmp); with a value as before (--dry-run false)
+            bare = dict(nargs="?", const="true", metavar="true|false") if param.type == "BOOLEAN" else {}
+            p.add_argument(flag, dest="param_" + param.name, default=None, help=_help(help_text), **bare)
     return parser
 
 

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
-from . import adminproject, audit, backup, capacity, culling, dssapi, history, monitoring, retention, settings
+from . import adminproject, audit, backup, caches, capacity, culling, dssapi, history, monitoring, retention, settings
 from .errors import ParameterError, Unavailable
 from .params import CHOICES_SCRIPT, Param, parse_params, to_dss_json, values_of
 
@@ -194,6 +194,8 @@ OPERATIONS = {
                   reads_dip_home=False),
         Operation(backup.RESTORE_ID, "Restore a backup", backup.RESTORE_PARAMS, backup.run_restore,
                   reads_dip_home=False),
+        # command line only, DSS stopped: tmp/ and caches/ of DIP_HOME emptied (no macro: DSS would be running)
+        Operation(caches.OPERATION_ID, caches.TITLE, caches.PARAMS, caches.run, reads_dip_home=True),
     )
 }
 
