@@ -143,10 +143,16 @@ def _push(stack, fd, name, parent_fd):
     stack.append((fd, name, parent_fd, iter(children), own))
 
 
+def _other_filesystem(name):
+    return OSError(errno.EXDEV, "another filesystem is mounted here; left alone", name)
+
+
 def _tree(parent_fd, name, remove, links) -> int:
     """Measure (``remove`` false) or remove entry ``name`` of ``parent_fd``, whatever
     it is; the bytes freed. Iterative (no recursion limit), one descriptor per level,
-    every folder opened with O_NOFOLLOW relative to its parent's descriptor.
+    every folder opened with O_NOFOLLOW relative to its parent's descriptor, and never a
+    folder of another filesystem (a mount point inside the entry, or the entry itself, is
+    left alone and reported as a failure: ``EXDEV``).
 
     A removal goes on past failures (everything removable is removed), then
     raises :class:`Incomplete`; a measure skips what it cannot read."""
@@ -156,6 +162,13 @@ def _tree(parent_fd, name, remove, links) -> int:
         if e.errno not in (errno.ENOTDIR, errno.ELOOP):
             raise
         return _leaf(parent_fd, name, None, remove, links)
+    try:
+        dev = os.fstat(parent_fd).st_dev if parent_fd is not None else os.stat(os.path.dirname(name) or ".").st_dev
+        if os.fstat(fd).st_dev != dev:
+            raise _other_filesystem(name)
+    except OSError:
+        os.close(fd)
+        raise
     stack = []  # (fd, name, parent fd, iterator of DirEntry, own blocks) per level
     _push(stack, fd, name, parent_fd)
     freed, failures = 0, []
@@ -182,6 +195,9 @@ def _tree(parent_fd, name, remove, links) -> int:
                             raise
                         freed += _leaf(dir_fd, child.name, None, remove, links)  # swapped for a link or a file
                     else:
+                        if os.fstat(child_fd).st_dev != dev:  # a mount point: never walked into
+                            os.close(child_fd)
+                            raise _other_filesystem(child.name)
                         _push(stack, child_fd, child.name, dir_fd)
                 else:
                     freed += _leaf(dir_fd, child.name, child, remove, links)

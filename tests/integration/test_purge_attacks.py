@@ -433,3 +433,38 @@ def test_two_links_of_one_file_removed_by_two_threads_at_once_are_counted_once(t
         real = purge(home, None, "purge-exports")
         assert real.errors == [] and figure(real, "deleted") == 120
         assert figure(real, "bytes_freed") == figure(dry, "bytes_freed"), "round %d" % round_
+
+
+def test_a_filesystem_mounted_inside_an_entry_is_never_walked_into(tmp_path):
+    """An old export whose subfolder is the mount point of another filesystem (an NFS share
+    someone mounted there, a bind mount): the purge never walks into it. What is on DIP_HOME's
+    filesystem goes; the mounted filesystem and everything on it stay (parked with the rest of
+    the entry in the trash, where every later run reports it); the dry run does not count the
+    mounted files."""
+    home = make_home(tmp_path / "dss_data")
+    exports = home / "exports"
+    fill(exports / "E1_with_a_mount", files=2)
+    mnt = exports / "E1_with_a_mount" / "share"
+    mnt.mkdir()
+    with smallfs.tmpfs(mnt, size="1m", inodes=64, mode="0755"):
+        mounted = os.stat(mnt).st_dev
+        (mnt / "precious.csv").write_bytes(b"z" * 100000)
+        (mnt / "sub").mkdir()
+        (mnt / "sub" / "more.csv").write_bytes(b"z" * 100000)
+        old = time.time() - 86400 * 400
+        os.utime(exports / "E1_with_a_mount", (old, old))
+        dry = purge(home, None, "purge-exports", dry_run=True)
+        assert 0 < figure(dry, "bytes_freed") < 100000, "the mounted files were counted"
+        real = purge(home, None, "purge-exports")
+        (moved,) = [Path(p) for p in (home / "exports" / safedelete.TRASH).glob("*/share")]
+        try:
+            assert os.stat(moved).st_dev == mounted
+            assert (moved / "precious.csv").stat().st_size == 100000
+            assert (moved / "sub" / "more.csv").stat().st_size == 100000
+            assert any("another filesystem is mounted here" in e for e in real.errors), real.errors
+            assert not list(moved.parent.glob("log*"))  # the rest went
+            again = purge(home, None, "purge-exports")  # the next run tries again, and says why
+            assert any("another filesystem is mounted here" in e for e in again.errors), again.errors
+            assert (moved / "precious.csv").is_file()
+        finally:
+            subprocess.run(["umount", "-l", str(moved)], check=False, capture_output=True)
