@@ -273,6 +273,24 @@ def test_an_entry_that_could_not_be_cleared_exits_1_and_the_rest_is_cleared(home
         assert {r["folder"]: r["state"] for r in rows(report, "folders")} == {"tmp": "errors", "caches": "cleared"}
 
 
+def test_a_filesystem_mounted_deep_inside_tmp_is_never_walked_into(home):
+    """A mount point two levels down (tmp/job/share): the entry holding it is partly removed,
+    the mounted filesystem keeps every file, the run says so (exit code 1)."""
+    dip_home, _, _ = home
+    mnt = dip_home / "tmp" / "job" / "share"
+    mnt.mkdir(parents=True)
+    (dip_home / "tmp" / "job" / "local.txt").write_text("on DIP_HOME's filesystem")
+    with smallfs.tmpfs(mnt, size="1m", inodes=64):
+        (mnt / "deep").mkdir()
+        (mnt / "deep" / "inside.txt").write_text("on another filesystem")
+        out = clear(dip_home, "--dry-run", "false")
+        assert out.returncode == 1, (out.stdout, out.stderr)
+        assert (mnt / "deep" / "inside.txt").read_text() == "on another filesystem"
+        assert not (dip_home / "tmp" / "job" / "local.txt").exists()
+        errors = report_of(out)["errors"]
+        assert len(errors) == 1 and "another filesystem is mounted here" in errors[0], errors
+
+
 def test_bytes_freed_match_what_the_filesystems_got_back(home, tmp_path):
     """tmp/ and caches/ each a filesystem of its own (as some nodes mount them), so that statvfs
     tells exactly what the removal gave back."""
