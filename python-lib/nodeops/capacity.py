@@ -91,6 +91,7 @@ def run(ctx, params, progress=None) -> Report:
             id="disk.size"))
 
     _disk_tables(report, scan, folders, projects, params.top_n)
+    _reclaimable_section(report, dip_home, scan)
     host = processes.inspect_host(dip_home)
     _host_section(report, host)
     _heap_section(report, ctx, dip_home, host)
@@ -115,28 +116,101 @@ def _folder_usage(scan):
     return grouped
 
 
+def _known_projects(dip_home):
+    """The project keys config/projects holds, or None when it cannot be listed."""
+    try:
+        return set(os.listdir(str(dip_home / "config" / "projects")))
+    except OSError:
+        return None
+
+
+def _project_of(name, known):
+    """The project a second-level folder name belongs to: ``managed_datasets/KEY.dataset``
+    (the older naming) counts for KEY."""
+    if name not in known and "." in name and name.split(".", 1)[0] in known:
+        return name.split(".", 1)[0]
+    return name
+
+
 def _project_usage(dip_home, scan):
     """{project label: {folder: disk bytes}} over the project-keyed folders.
 
     ``managed_datasets/KEY.dataset`` (the older naming) counts for KEY; a key
     that is not a project of this DSS is labelled as an orphan.
     """
-    try:
-        known = set(os.listdir(str(dip_home / "config" / "projects")))
-    except OSError:
-        known = set()
+    known = _known_projects(dip_home) or set()
     out = {}
     for key, usage in scan.second.items():
         folder, name = key.split("/", 1)
         if folder not in datadir.PROJECT_KEYED_FOLDERS:
             continue
-        project = name
-        if project not in known and "." in project and project.split(".", 1)[0] in known:
-            project = project.split(".", 1)[0]
+        project = _project_of(name, known)
         label = project if project in known else "%s (orphan)" % project
         row = out.setdefault(label, {})
         row[folder] = row.get(folder, 0) + usage.disk_bytes
     return out
+
+
+# ---- reclaimable -----------------------------------------------------------------------------
+#: What reclaim-disk's switches would free, as far as the scan alone can tell (no extra walk, no
+#: API call). The switch names are reclaim-disk's parameters.
+PRE_MIGRATION_PREFIX = "_pre_migration_backup_"
+RECLAIM_BY_API = ("run reclaim-disk in dry run (macro or step) to see what saved_model_versions and "
+                  "ml_unused_splits would free")
+
+
+def _reclaimable_section(report, dip_home, scan):
+    """The "Reclaimable" table and figures: data of deleted projects, pre-migration backups,
+    diagnosis files, from the scan's own breakdown; one line for what needs the API."""
+    known = _known_projects(dip_home)
+    orphans = {}  # project key -> disk bytes, over the project-keyed folders
+    if known is not None:
+        for key, usage in scan.second.items():
+            folder, name = key.split("/", 1)
+            if folder in datadir.PROJECT_KEYED_FOLDERS:
+                project = _project_of(name, known)
+                if project not in known:
+                    orphans[project] = orphans.get(project, 0) + usage.disk_bytes
+    backups = sorted(n for n in scan.top if n.startswith(PRE_MIGRATION_PREFIX))
+    backup_bytes = sum(scan.top[n].disk_bytes for n in backups)
+    diagnosis_bytes = sum(u.disk_bytes for k, u in scan.second.items() if k.startswith("diagnosis/"))
+
+    table = Table("reclaimable", "Reclaimable (what reclaim-disk's switches would free)", [
+        Column("switch", "reclaim-disk switch"), Column("what", "What"), Column("disk_bytes", "On disk", "bytes"),
+        Column("how_sure", "How sure")])
+    if known is None:
+        table.add(switch="deleted_projects_data", what="data of deleted projects", disk_bytes=None,
+                  how_sure="unknown: config/projects could not be listed, so no project can be called deleted")
+    else:
+        shown = sorted(orphans.items(), key=lambda kv: (-kv[1], kv[0]))
+        names = ", ".join(k for k, _ in shown[:10]) + (" and %d more" % (len(shown) - 10) if len(shown) > 10 else "")
+        table.add(switch="deleted_projects_data",
+                  what="data of %d deleted project(s)%s in %s" % (len(orphans), (": " + names) if names else "",
+                                                                  ", ".join(datadir.PROJECT_KEYED_FOLDERS)),
+                  disk_bytes=sum(orphans.values()),
+                  how_sure="project keys config/projects does not hold; reclaim-disk also asks the DSS API and "
+                           "keeps any project it still lists")
+    table.add(switch="pre_migration_backups",
+              what="%d _pre_migration_backup_* folder(s) at the root of DIP_HOME" % len(backups),
+              disk_bytes=backup_bytes,
+              how_sure="upper bound: reclaim-disk removes only those older than retention_days, and none while "
+                       "a migration is pending (switch off by default)")
+    table.add(switch="diagnosis", what="files under diagnosis/", disk_bytes=diagnosis_bytes,
+              how_sure="upper bound: reclaim-disk removes only files older than retention_days")
+    table.add(switch="saved_model_versions, ml_unused_splits", what="old saved-model versions, unused ML splits",
+              disk_bytes=None, how_sure="needs the DSS API: " + RECLAIM_BY_API)
+    report.tables.append(table)
+    if known is not None:
+        report.summary.append(Figure("reclaimable_deleted_projects_data_bytes", "Reclaimable: data of deleted projects",
+                                     sum(orphans.values()), "bytes"))
+    report.summary += [
+        Figure("reclaimable_pre_migration_backups_bytes", "Reclaimable: pre-migration backups (at most)",
+               backup_bytes, "bytes"),
+        Figure("reclaimable_diagnosis_bytes", "Reclaimable: diagnosis files (at most)", diagnosis_bytes, "bytes"),
+    ]
+    report.notes.append("Reclaimable: what reclaim-disk's switches deleted_projects_data, pre_migration_backups "
+                        "and diagnosis would free, from this scan (hard-linked files count where the scan counted "
+                        "them; a file is freed only when its last link goes); %s." % RECLAIM_BY_API)
 
 
 def _disk_tables(report, scan, folders, projects, top_n):

@@ -10,6 +10,8 @@ import configparser
 import os
 import stat
 from dataclasses import dataclass, field
+from functools import partial
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -65,53 +67,72 @@ _MAX_ERROR_PATHS = 20
 SCAN_PROCESSES = max(1, min(4, os.cpu_count() or 1))
 
 
-def scan(root, progress=None, processes=None) -> Scan:
+def scan(root, progress=None, processes=None, budget=None) -> Scan:
     """Walk ``root`` once and aggregate usage per first and second path level.
 
-    The top two levels are listed here; each second-level subtree
-    (``jobs/PROJ``, ``config/projects``...) is walked by :func:`_walk_subtree`,
-    on ``processes`` worker processes (default :data:`SCAN_PROCESSES`). Results
-    are merged in path order, so a hard link is counted once, in the first
-    subtree (in path order) that holds it, whatever the number of processes.
+    The top two levels are listed here; the subtrees below them (``jobs/PROJ``,
+    ``config/projects``...) are walked by :func:`_walk`, on ``processes`` worker
+    processes (default :data:`SCAN_PROCESSES`), in chunks of :data:`TASK_ENTRIES`
+    entries (``budget``): a chunk that is not done by then hands the folders it
+    has not listed yet back, and they are shared out again, so one large project
+    keeps every worker busy. Results are merged in path order, so a hard link is
+    counted once, in the first second-level folder (in path order) that holds
+    it, whatever the number of processes and however the subtrees were split.
     ``progress``, if given, is called with the number of entries seen so far.
     """
     root = Path(root)
     result = Scan(root=root)
-    errors = []
+    processes = SCAN_PROCESSES if processes is None else processes
+    pool = _pool(processes)  # forked first, while the top levels are listed here
     try:
-        top_entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError as e:
-        result.total.errors += 1
-        result.error_paths.append("%s: %s" % (root, e.strerror or e))
-        return result
-    tasks = []  # (top name, second-level key, path) of the subtrees to walk
-    for top in top_entries:
-        top_usage = result.top.setdefault(top.name, Usage())
-        if not _count_entry(top, top_usage, errors):  # a file, a link or unreadable
-            continue
+        errors = []
         try:
-            children = sorted(os.scandir(top.path), key=lambda e: e.name)
+            top_entries = sorted(os.scandir(root), key=lambda e: e.name)
         except OSError as e:
-            top_usage.errors += 1
-            errors.append("%s: %s" % (top.path, e.strerror or e))
-            continue
-        for child in children:
-            key = "%s/%s" % (top.name, child.name)
-            usage = result.second[key] = Usage()
-            if _count_entry(child, usage, errors):
-                tasks.append((top.name, key, child.path))
-    # Files directly under a top-level folder with several links: count once too.
-    walked = {}
-    for key, fields, hard_links, sub_errors, entries in _run(tasks, processes, progress):
-        walked[key] = (fields, hard_links, sub_errors)
+            result.total.errors += 1
+            result.error_paths.append("%s: %s" % (root, e.strerror or e))
+            return result
+        base = os.path.abspath(str(root))  # workers change their directory; paths they open are absolute
+        items = []  # (second-level key, absolute path) of the subtrees to walk, in path order
+        for top in top_entries:
+            top_usage = result.top.setdefault(top.name, Usage())
+            if not _count_entry(top, top_usage, errors):  # a file, a link or unreadable
+                continue
+            try:
+                children = sorted(os.scandir(top.path), key=lambda e: e.name)
+            except OSError as e:
+                top_usage.errors += 1
+                errors.append("%s: %s" % (top.path, e.strerror or e))
+                continue
+            for child in children:
+                key = "%s/%s" % (top.name, child.name)
+                usage = result.second[key] = Usage()
+                if _count_entry(child, usage, errors):
+                    items.append((key, "%s/%s/%s" % (base, top.name, child.name)))
+        walked = {}  # key -> [fields, hard links, error paths]
+        for key, fields, hard_links, sub_errors in _run(pool, items, processes, progress,
+                                                        TASK_ENTRIES if budget is None else budget):
+            acc = walked.get(key)
+            if acc is None:
+                walked[key] = [list(fields), hard_links, sub_errors]
+            else:
+                acc[0] = [a + b for a, b in zip(acc[0], fields)]
+                acc[1].extend(hard_links)
+                acc[2].extend(sub_errors[:_MAX_ERROR_PATHS - len(acc[2])])
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     seen = set()
-    for top_name, key, _path in tasks:
-        fields, hard_links, sub_errors = walked[key]
+    for key, _path in items:  # path order: a file linked from several subtrees counts in the first
+        if key not in walked:
+            continue
+        fields, hard_links, sub_errors = walked.pop(key)
         usage = result.second[key]
         for name, value in zip(_FIELDS, fields):
             setattr(usage, name, getattr(usage, name) + value)
         for dev, ino, blocks, size in hard_links:
-            if (dev, ino) in seen:  # already counted in an earlier subtree
+            if (dev, ino) in seen:  # already counted in an earlier subtree (or another chunk of this one)
                 usage.files -= 1
                 usage.disk_bytes -= blocks
                 usage.apparent_bytes -= size
@@ -127,6 +148,9 @@ def scan(root, progress=None, processes=None) -> Scan:
 
 
 _FIELDS = ("disk_bytes", "apparent_bytes", "files", "dirs", "symlinks", "errors")
+
+#: Entries a worker lists before it hands the rest of its chunk back (about a tenth of a second).
+TASK_ENTRIES = 50000
 
 
 def _count_entry(e, usage, errors) -> bool:
@@ -148,93 +172,162 @@ def _count_entry(e, usage, errors) -> bool:
     return stat.S_ISDIR(st.st_mode)
 
 
-def _run(tasks, processes, progress):
-    """Yield the walk of every task, on worker processes when there is more than one."""
-    processes = SCAN_PROCESSES if processes is None else processes
-    entries = 0
-    if processes > 1 and len(tasks) > 1:
-        import multiprocessing
+def _pool(processes):
+    """The worker processes of a scan, or None for a walk in this process."""
+    if processes <= 1:
+        return None
+    import multiprocessing
 
-        # fork: the workers need nothing but this module, already imported (and a
-        # DSS macro's __main__ must not be imported again, as spawn would).
-        with multiprocessing.get_context("fork").Pool(min(processes, len(tasks))) as pool:
-            for out in pool.imap_unordered(_walk_task, [(key, path) for _, key, path in tasks]):
-                entries += out[-1]
-                if progress is not None:
-                    progress(entries)
-                yield out
+    # fork: the workers need nothing but this module, already imported (and a
+    # DSS macro's __main__ must not be imported again, as spawn would).
+    return multiprocessing.get_context("fork").Pool(processes)
+
+
+def _run(pool, items, processes, progress, budget):
+    """Yield ``(key, fields, hard_links, errors)`` for the walked parts of every item.
+
+    In this process the items are walked in one go. On the pool they are cut
+    into chunks (a few per worker); a chunk that comes back with folders left
+    over (its budget spent) has them shared out again as new chunks, at the
+    end of the queue."""
+    entries = 0
+    if pool is None:
+        for item in items:
+            results, _, seen = _walk([item], None, False)
+            entries += seen
+            if progress is not None:
+                progress(entries)
+            yield from results
         return
-    for _, key, path in tasks:
-        out = _walk_task((key, path))
-        entries += out[-1]
+    import queue
+
+    done = queue.SimpleQueue()
+    pending = 0
+
+    def submit(part, pieces):
+        nonlocal pending
+        size = max(1, -(-len(part) // pieces))
+        for i in range(0, len(part), size):
+            pool.apply_async(_walk, (part[i:i + size], budget, True), callback=done.put,
+                             error_callback=lambda e: done.put(e))
+            pending += 1
+
+    submit(items, 4 * processes)
+    while pending:
+        out = done.get()
+        pending -= 1
+        if isinstance(out, BaseException):
+            raise out
+        results, leftover, seen = out
+        if leftover:
+            submit(leftover, processes)
+        entries += seen
         if progress is not None:
             progress(entries)
-        yield out
+        yield from results
 
 
-def _walk_task(task):
-    key, path = task
-    return (key,) + _walk_subtree(path)
+_MODE, _NLINK, _SIZE, _BLOCKS = itemgetter(0), itemgetter(3), itemgetter(6), attrgetter("st_blocks")
+_REG_FIRST, _REG_LAST = stat.S_IFREG, stat.S_IFREG | 0o7777  # st_mode of regular files, whatever the permissions
 
 
-def _walk_subtree(path):
-    """Everything below folder ``path``, never following links, working relative
-    to directory descriptors (one ``lstat`` per entry, no path walks).
+def _walk(items, budget, chdir):
+    """Everything below the folders ``items`` (``(key, path)`` pairs, ``path``
+    absolute), never following links, working relative to directory
+    descriptors: one ``lstat`` per entry relative to its folder's descriptor,
+    no path walks.
 
-    Returns ``(fields, hard_links, errors, entries)``: the counts in
-    :data:`_FIELDS` order; ``(dev, ino, blocks_bytes, size)`` of each file with
-    several links, counted once here; the first few unreadable paths; the
+    ``chdir`` (worker processes only: it changes the current directory) makes
+    that descriptor the current directory, so that each folder's entries are
+    ``lstat``-ed in one ``map`` with no per-entry Python code; a folder of
+    plain files with one link each, the common case, is then summed at C speed.
+    Other folders (subfolders, links, hard links, unreadable entries) are
+    counted entry by entry.
+
+    Once ``budget`` entries are seen (None: no limit), the folders not listed
+    yet are returned instead of walked. Returns ``(results, leftover,
+    entries)``: ``results`` a list of ``(key, fields, hard_links, errors)``,
+    with the counts in :data:`_FIELDS` order, ``(dev, ino, blocks_bytes, size)``
+    of each file with several links (counted here once), the first few
+    unreadable paths; ``leftover`` the ``(key, path)`` pairs not walked; the
     number of entries seen.
     """
-    disk = apparent = files = dirs = links = errors = entries = 0
-    hard_links, seen, error_paths = [], set(), []
     isdir, islnk = stat.S_ISDIR, stat.S_ISLNK
-    lstat_at, listdir, open_, close = os.stat, os.listdir, os.open, os.close
+    stat_, lstat, listdir, open_, close, fchdir = os.stat, os.lstat, os.listdir, os.open, os.close, os.fchdir
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    stack = [path]
-    while stack:
-        d = stack.pop()
-        try:
-            fd = open_(d, flags)
-        except OSError as exc:
-            errors += 1
-            if len(error_paths) < _MAX_ERROR_PATHS:
-                error_paths.append("%s: %s" % (d, exc.strerror or exc))
-            continue
-        try:
-            names = listdir(fd)
-            for name in names:
+    results, leftover, entries = [], [], 0
+    for index, (key, path) in enumerate(items):
+        disk = apparent = files = dirs = links = errors = 0
+        hard_links, seen, error_paths = [], set(), []
+        stack = [path]
+        while stack:
+            if budget is not None and entries >= budget:
+                leftover.extend((key, d) for d in stack)
+                break
+            d = stack.pop()
+            try:
+                fd = open_(d, flags)
+            except OSError as exc:
+                errors += 1
+                if len(error_paths) < _MAX_ERROR_PATHS:
+                    error_paths.append("%s: %s" % (d, exc.strerror or exc))
+                continue
+            try:
+                names = listdir(fd)
+                entries += len(names)
+                sts = None
                 try:
-                    st = lstat_at(name, dir_fd=fd, follow_symlinks=False)
-                except OSError as exc:
-                    errors += 1
-                    if len(error_paths) < _MAX_ERROR_PATHS:
-                        error_paths.append("%s/%s: %s" % (d, name, exc.strerror or exc))
+                    if chdir:
+                        fchdir(fd)
+                        sts = list(map(lstat, names))
+                    else:
+                        sts = list(map(partial(stat_, dir_fd=fd, follow_symlinks=False), names))
+                except OSError:
+                    pass  # an entry vanished or cannot be read: counted one by one below
+                if sts is not None and names and _REG_FIRST <= min(map(_MODE, sts)) \
+                        and max(map(_MODE, sts)) <= _REG_LAST and max(map(_NLINK, sts)) == 1:
+                    files += len(sts)
+                    disk += sum(map(_BLOCKS, sts)) * 512
+                    apparent += sum(map(_SIZE, sts))
                     continue
-                mode = st.st_mode
-                if isdir(mode):
-                    dirs += 1
-                    stack.append(d + "/" + name)
-                elif islnk(mode):  # the link itself (its own blocks, like du), never its target
-                    links += 1
-                else:
-                    if st.st_nlink > 1:
-                        ident = (st.st_dev, st.st_ino)
-                        if ident in seen:
+                for i, name in enumerate(names):
+                    if sts is not None:
+                        st = sts[i]
+                    else:
+                        try:
+                            st = stat_(name, dir_fd=fd, follow_symlinks=False)
+                        except OSError as exc:
+                            errors += 1
+                            if len(error_paths) < _MAX_ERROR_PATHS:
+                                error_paths.append("%s/%s: %s" % (d, name, exc.strerror or exc))
                             continue
-                        seen.add(ident)
-                        hard_links.append((st.st_dev, st.st_ino, st.st_blocks * 512, st.st_size))
-                    files += 1
-                disk += st.st_blocks * 512
-                apparent += st.st_size
-            entries += len(names)
-        except OSError as exc:
-            errors += 1
-            if len(error_paths) < _MAX_ERROR_PATHS:
-                error_paths.append("%s: %s" % (d, exc.strerror or exc))
-        finally:
-            close(fd)
-    return (disk, apparent, files, dirs, links, errors), hard_links, error_paths, entries
+                    mode = st.st_mode
+                    if isdir(mode):
+                        dirs += 1
+                        stack.append(d + "/" + name)
+                    elif islnk(mode):  # the link itself (its own blocks, like du), never its target
+                        links += 1
+                    else:
+                        if st.st_nlink > 1:
+                            ident = (st.st_dev, st.st_ino)
+                            if ident in seen:
+                                continue
+                            seen.add(ident)
+                            hard_links.append((st.st_dev, st.st_ino, st.st_blocks * 512, st.st_size))
+                        files += 1
+                    disk += st.st_blocks * 512
+                    apparent += st.st_size
+            except OSError as exc:
+                errors += 1
+                if len(error_paths) < _MAX_ERROR_PATHS:
+                    error_paths.append("%s: %s" % (d, exc.strerror or exc))
+            finally:
+                close(fd)
+        results.append((key, (disk, apparent, files, dirs, links, errors), hard_links, error_paths))
+        if stack:
+            leftover.extend(items[index + 1:])
+            break
+    return results, leftover, entries
 
 
 @dataclass

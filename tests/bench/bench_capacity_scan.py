@@ -1,8 +1,14 @@
 """Benchmarks of the capacity report (issue 5).
 
-- the full report (one pass over DIP_HOME with every breakdown, host,
-  processes, heaps; no history) on a generated tree of 1,000,000 files against
-  one ``du -s`` of the same tree, warm cache, measured in the same run;
+- the full report (one pass over DIP_HOME with every breakdown, the
+  reclaimable figures, host, processes, heaps; no history) on a generated tree
+  of 1,000,000 files against one ``du -s -B1`` of the same tree, warm cache,
+  measured in the same run, runs interleaved, best of 5 each: at most 1.0x
+  (``max_ratio``: run.py fails when it is exceeded). The report's Python runs
+  with its bytecode cached (in the bench's own folder), as a node that runs the
+  report every day has it: this checkout's environment sets
+  PYTHONDONTWRITEBYTECODE, which would add the compilation of every module to
+  each run;
 - its peak RSS on 2,000,000 files against 1,000,000.
 
 The trees are DSS-shaped (top-level folders, 50 projects in the project-keyed
@@ -74,20 +80,25 @@ def _ram_disk(need_inodes):
     return "/dev/shm"
 
 
-def _best_of(n, fn):
-    best = None
+def _best_of(n, *fns):
+    """The best wall time of each of ``fns``, run ``n`` times each, interleaved (so that
+    a busy moment of the machine weighs on both sides alike)."""
+    best = [None] * len(fns)
     for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        t = time.perf_counter() - t0
-        best = t if best is None else min(best, t)
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            t = time.perf_counter() - t0
+            best[i] = t if best[i] is None else min(best[i], t)
     return best
 
 
 def _report(dip_home, hwm_file=None):
     env = nodeops_cli.env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(dip_home).parent.parent / "pycache")
     args = ["capacity-report", "--dip-home", str(dip_home), "--history", "false", "--format", "json",
-            "--out", os.devnull]
+            "--out", str(Path(dip_home).parent / "report.json")]
     cmd = [sys.executable, str(HERE / "peak_rss.py"), hwm_file] + args if hwm_file else \
         [sys.executable, "-m", "nodeops"] + args
     subprocess.run(cmd, env=env, check=True, capture_output=True)
@@ -102,8 +113,8 @@ def bench_capacity_scan(workdir):
         n_small = make_tree(small, 1_000_000)
         du = lambda: subprocess.run(["du", "-s", "-B1", str(small)], check=True, capture_output=True)  # noqa: E731
         du()  # warm the cache
-        t_du = _best_of(3, du)
-        t_report = _best_of(3, lambda: _report(small))
+        _report(small)  # and the bytecode cache
+        t_du, t_report = _best_of(5, du, lambda: _report(small))
         hwm_small = os.path.join(tmp, "hwm1")
         _report(small, hwm_small)
         shutil.rmtree(small.parent)
@@ -115,9 +126,10 @@ def bench_capacity_scan(workdir):
     results.append({
         "name": "capacity-report, full scan of %s files (%s, warm cache)" % (format(n_small, ","), where),
         "seconds": round(t_report, 3), "baseline_seconds": round(t_du, 3), "ratio": round(t_report / t_du, 3),
-        "target": "<= 1.5",
-        "baseline": "du -s -B1 on the same tree (best of 3 each); the report is the whole command-line run: "
-                    "per folder, project and top-N breakdowns, filesystem, host, processes, heaps"})
+        "target": "<= 1.0", "max_ratio": 1.0,
+        "baseline": "du -s -B1 on the same tree (best of 5 each, interleaved); the report is the whole command-line "
+                    "run: per folder, project and top-N breakdowns, reclaimable figures, filesystem, host, processes, "
+                    "heaps"})
     results.append({
         "name": "capacity-report peak RSS, %s vs %s files" % (format(n_big, ","), format(n_small, ",")),
         "seconds": round(rss_big / 2 ** 20, 1), "baseline_seconds": round(rss_small / 2 ** 20, 1),

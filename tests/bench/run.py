@@ -1,5 +1,6 @@
 """make bench: run every benchmark in tests/bench and print each as a ratio
-against its baseline measured in the same run (lower is better)."""
+against its baseline measured in the same run (lower is better). A result
+with a ``max_ratio`` fails the run (exit code 1) when its ratio is above it."""
 
 import json
 import sys
@@ -22,7 +23,7 @@ BENCHMARKS = (bench_datadir, bench_capacity_scan, bench_purge, bench_cull, bench
 
 def main(argv=None):
     only = set((argv if argv is not None else sys.argv[1:]))
-    results = []
+    results, failed = [], []
     with tempfile.TemporaryDirectory(prefix="nodeops-bench-", dir=str(HERE.parent.parent)) as work:
         for bench in BENCHMARKS:
             if only and bench.__name__ not in only:
@@ -35,10 +36,16 @@ def main(argv=None):
                     r["name"], r["seconds"], unit, r["baseline_seconds"], unit, r["ratio"],
                     ("  (target %s)" % r["target"]) if r.get("target") else ""))
                 print("    baseline: %s" % r["baseline"])
+                if r.get("max_ratio") is not None and r["ratio"] > r["max_ratio"]:
+                    failed.append(r["name"])
+                    print("    FAILED: ratio %.2f is above %.2f" % (r["ratio"], r["max_ratio"]))
     out = HERE.parent.parent / "dist" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print("results: %s" % out)
+    if failed:
+        print("%d benchmark(s) above their maximum ratio: %s" % (len(failed), "; ".join(failed)))
+        return 1
     return 0
 
 

@@ -233,3 +233,79 @@ def test_heap_worst_case_above_80_percent_of_ram_is_a_finding(new_instance, star
     assert re.search(r'<li class="nodeops-finding nodeops-sev-warn" data-id="heap.commitment"><span '
                      r'class="nodeops-badge nodeops-badge-warn">WARN</span> <strong>%s</strong>' % re.escape(title),
                      _html.unescape(html))
+
+
+def _reclaimable(report):
+    return {row["switch"]: row for row in next(t for t in report["tables"] if t["key"] == "reclaimable")["rows"]}
+
+
+def test_reclaimable_figures_name_the_reclaim_disk_switches_from_the_scan_alone(new_instance):
+    """Data of deleted projects (every project-keyed folder of an orphan key), pre-migration
+    backups at the root and diagnosis files, in bytes on disk as du counts them; upper bounds
+    said where reclaim-disk's rule also has an age; the API-only families named with the way to
+    see them. The scan is the only source: the CLI runs without an API."""
+    from dssbench.datadir import small_spec
+
+    spec = small_spec()
+    spec["orphan_projects"] = spec["orphan_projects"] + [{"key": "GONE_PROJ", "jobs": 4, "scenario_runs": 3}]
+    dip_home, model = new_instance(spec)
+    assert sorted(model["fixtures"]["orphan_projects"]) == ["GONE_PROJ", "OLD_POC"]
+    backup = dip_home / "_pre_migration_backup_20240105-101500"
+    (backup / "config").mkdir(parents=True)
+    (backup / "config" / "general-settings.json").write_bytes(b"{}" * 30000)
+    (dip_home / "diagnosis" / "diag-1").mkdir(parents=True)
+    (dip_home / "diagnosis" / "diag-1" / "bundle.zip").write_bytes(b"z" * 70000)
+    (dip_home / "diagnosis" / "loose.txt").write_bytes(b"t" * 5000)
+
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json", "--history", "false")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    rows = _reclaimable(report)
+    assert set(rows) == {"deleted_projects_data", "pre_migration_backups", "diagnosis",
+                         "saved_model_versions, ml_unused_splits"}
+
+    orphan_folders = [dip_home / top / key for key in ("GONE_PROJ", "OLD_POC") for top in ("jobs", "scenarios")]
+    assert all(p.is_dir() for p in orphan_folders)
+    # nothing else of these keys in the project-keyed folders: their du is the whole of it
+    assert not [p for top in ("saved_models", "analysis-data", "managed_datasets", "managed_folders")
+                for p in (dip_home / top).glob("*") if p.name.split(".")[0] in ("GONE_PROJ", "OLD_POC")]
+    deleted = rows["deleted_projects_data"]
+    assert deleted["disk_bytes"] == sum(du_bytes(p) for p in orphan_folders) > 0
+    assert "2 deleted project(s): " in deleted["what"] and "GONE_PROJ" in deleted["what"] and "OLD_POC" in deleted["what"]
+    for project in spec["projects"]:
+        assert project["key"] not in deleted["what"]
+
+    assert rows["pre_migration_backups"]["disk_bytes"] == du_bytes(backup)
+    assert "1 _pre_migration_backup_*" in rows["pre_migration_backups"]["what"]
+    diagnosis = rows["diagnosis"]["disk_bytes"]
+    assert diagnosis == du_bytes(dip_home / "diagnosis") - os.lstat(dip_home / "diagnosis").st_blocks * 512
+    for switch in ("pre_migration_backups", "diagnosis"):
+        assert rows[switch]["how_sure"].startswith("upper bound") and "retention_days" in rows[switch]["how_sure"]
+    assert rows["saved_model_versions, ml_unused_splits"]["disk_bytes"] is None
+    line = ("run reclaim-disk in dry run (macro or step) to see what saved_model_versions and ml_unused_splits "
+            "would free")
+    assert line in rows["saved_model_versions, ml_unused_splits"]["how_sure"]
+    assert any(line in n for n in report["notes"])
+    figures = {f["key"]: f["value"] for f in report["summary"]}
+    assert figures["reclaimable_deleted_projects_data_bytes"] == deleted["disk_bytes"]
+    assert figures["reclaimable_pre_migration_backups_bytes"] == du_bytes(backup)
+    assert figures["reclaimable_diagnosis_bytes"] == diagnosis
+
+    # what is gone is no longer counted; with config/projects unreadable, no project is called deleted
+    import shutil
+
+    shutil.rmtree(dip_home / "jobs" / "GONE_PROJ")
+    shutil.rmtree(dip_home / "scenarios" / "GONE_PROJ")
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json", "--history", "false")
+    rows = _reclaimable(json.loads(out.stdout))
+    assert rows["deleted_projects_data"]["disk_bytes"] == sum(du_bytes(p) for p in orphan_folders if p.exists())
+    assert "GONE_PROJ" not in rows["deleted_projects_data"]["what"]
+    projects = dip_home / "config" / "projects"
+    projects.rename(dip_home / "config" / "projects.away")
+    projects.write_text("not a folder")
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json", "--history", "false")
+    report = json.loads(out.stdout)
+    rows = _reclaimable(report)
+    assert rows["deleted_projects_data"]["disk_bytes"] is None
+    assert rows["deleted_projects_data"]["how_sure"].startswith("unknown: config/projects could not be listed")
+    assert "reclaimable_deleted_projects_data_bytes" not in {f["key"] for f in report["summary"]}

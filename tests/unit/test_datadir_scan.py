@@ -149,3 +149,43 @@ def test_scan_counts_an_unreadable_subtree_once_whatever_the_processes(tmp_path)
         assert scan.total.errors == 1 and scan.second["jobs/CHURN"].errors == 1
         assert any(str(target) in e and "Permission denied" in e for e in scan.error_paths)
     assert results[0].total == results[1].total
+
+
+def test_deep_splitting_gives_the_totals_of_a_single_process_walk(tmp_path):
+    """A DATA_DIR builder tree with hard links (in one folder, across folders of one project,
+    across projects and top-level folders) and symlinks (to a folder outside, dangling, to a
+    file inside): walked by one process in one go, and by two workers handing their chunks
+    back every few entries, every Usage figure of every level is the same."""
+    from dssbench.datadir import build_datadir, small_spec
+
+    root = tmp_path / "dss"
+    build_datadir(small_spec(), root)
+    files = sorted(p for p in (root / "jobs").rglob("*") if p.is_file() and not p.is_symlink())
+    assert len(files) > 50
+    os.link(files[0], files[0].parent / "same-folder.link")
+    os.link(files[1], files[-1].parent / "same-project.link")  # jobs/<first project> ... jobs/<last>
+    (root / "managed_datasets" / "ZZZ_LAST" / "deep" / "er").mkdir(parents=True)
+    os.link(files[2], root / "managed_datasets" / "ZZZ_LAST" / "deep" / "er" / "across.link")
+    (root / "tmp" / "again").mkdir(parents=True, exist_ok=True)
+    os.link(files[2], root / "tmp" / "again" / "across-top.link")
+    outside = tmp_path / "outside"
+    write(outside / "big.bin", 2_000_000)
+    os.symlink(outside, root / "jobs" / "escape-at-second-level")
+    os.symlink(outside, files[4].parent / "escape-dir")
+    os.symlink(tmp_path / "nothing-there", files[5].parent / "dangling")
+    os.symlink(files[6], root / "managed_datasets" / "ZZZ_LAST" / "inside.lnk")
+
+    single = datadir.scan(root, processes=1)
+    calls = []
+    split = datadir.scan(root, processes=2, budget=7, progress=calls.append)
+    walked = [k for k, u in single.second.items() if u.dirs == 1 and k.split("/")[0] in single.top]
+    assert len(calls) > 3 * len(walked)  # the subtrees really were cut into many chunks
+    assert calls == sorted(calls) and calls[-1] > single.total.files
+    assert split.total == single.total
+    assert split.top == single.top
+    assert split.second == single.second
+    assert single.total.symlinks >= 4 and single.total.errors == 0
+    # the hard links count once: as find sees independent files
+    assert single.total.files == _independent_file_count(root)
+    root_dir = os.lstat(root)
+    assert single.total.disk_bytes + root_dir.st_blocks * 512 == _du(root, "-B1")
