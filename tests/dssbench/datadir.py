@@ -467,7 +467,7 @@ class _Builder(object):
         self.dirs = {}        # rel dir -> mtime ms, applied at the end
         self.stats = {}       # top -> [files, bytes]
         self.model = {}
-        self.fixtures = {"folder_only_jobs": {}, "api_only_jobs": {}, "orphan_projects": []}
+        self.fixtures = {"folder_only_jobs": {}, "api_only_jobs": {}, "orphan_projects": [], "ml_tasks": {}}
         # Shared blocks, built once per build (fast big trees: reuse, don't regenerate).
         self.blob = self.rng.getrandbits(8 * _MB).to_bytes(_MB, "little")
         self.job_body = self._make_log_body(256 * 1024)
@@ -1270,6 +1270,7 @@ class _Builder(object):
                 t = min(t, now - _HOUR_MS)
                 versions.append(str(t))
             versions = sorted(set(versions), key=int)
+            train_info = {}
             for vid in versions:
                 t = int(vid)
                 vb = "saved_models/%s/%s/versions/%s" % (key, smid, vid)
@@ -1283,6 +1284,11 @@ class _Builder(object):
                 self.f(vb + "/split/train.csv.gz", blobs[rng.randrange(1, 3)], t)
                 self.f(vb + "/split/test.csv.gz", blobs[0], t)
                 self.d(vb + "/split", t)
+                # Training times (file name GUESSED: simulator guesses.SAVED_MODEL_TRAIN_INFO_FILE), no
+                # draw from the seeded stream: training ends when the version is saved (its id).
+                train = {"startTime": t - (5 * 60000 + t % (2 * _HOUR_MS)), "endTime": t}
+                self.j(vb + "/train_info.json", train, t)
+                train_info[vid] = train
                 self.d(vb, t)
             active = versions[-1]
             # config/projects/<KEY>/saved_models/<id>.json: shape GUESSED (activeVersion is the key fact).
@@ -1290,12 +1296,13 @@ class _Builder(object):
                 "id": smid, "projectKey": key, "name": "%s model %d" % (info["datasets"][-1], i + 1),
                 "type": "PREDICTION", "activeVersion": active}, int(active))
             sms.append({"id": smid, "name": "%s model %d" % (info["datasets"][-1], i + 1),
-                        "activeVersion": active, "versions": versions})
+                        "activeVersion": active, "versions": versions, "trainInfo": train_info})
         self.model["saved_models"][key] = sms
 
     def build_analyses(self, info, n):
         rng, now = self.rng, self.now_ms
         key = info["key"]
+        tasks = self.fixtures["ml_tasks"].setdefault(key, [])
         for i in range(n):
             aid = self.ident(8)
             t0 = now - rng.randrange(5, 150) * _DAY_MS
@@ -1307,10 +1314,11 @@ class _Builder(object):
                 self.j("config/projects/%s/analysis/%s/ml/%s/params.json" % (key, aid, mid), {
                     "taskType": "PREDICTION", "targetVariable": "label", "name": "Predict label"}, t0)
                 base = "analysis-data/%s/%s/%s" % (key, aid, mid)
+                sessions = []
                 for s in range(1, rng.randint(2, 4)):
                     ts = t0 + s * rng.randrange(1, 3) * _DAY_MS
                     sb = "%s/sessions/s%d" % (base, s)
-                    self.j(sb + "/session.json", {"sessionId": "s%d" % s, "createdOn": ts}, ts)
+                    sessions.append((sb, s, ts))
                     for mm in range(1, rng.randint(2, 4)):
                         self.filler("%s/pp1/m%d/clf.pkl" % (sb, mm), rng.randrange(20000, 200000), ts)
                         self.j("%s/pp1/m%d/results.json" % (sb, mm), {"metrics": {"auc": rng.random()}}, ts)
@@ -1320,11 +1328,39 @@ class _Builder(object):
                 n_rows = rng.randrange(2000, 8000)
                 rows = "".join("%d,%s,%.3f\n" % (r, rng.choice(_DATASET_WORDS), rng.random() * 100)
                                for r in range(n_rows))
-                self.f("%s/splits/%s_train.csv" % (base, split_id), "id,label,amount\n" + rows, t0)
-                self.f("%s/splits/%s_test.csv" % (base, split_id),
-                       "id,label,amount\n" + rows[: len(rows) // 4], t0)
-                self.j("%s/splits/%s.json" % (base, split_id), {"id": split_id, "type": "RANDOM"}, t0)
+                files = {split_id: self._write_split(base, split_id, rows, t0)}
+                # Older splits from an own stream (the seeded one, and so the rest of the tree, is
+                # unchanged): 1-2 no session uses, and one the first session still uses when the
+                # task has two sessions or more.
+                sub = random.Random("%s/%s/%s/%s" % (self.spec.get("seed", 0), key, aid, mid))
+                unused = [sub.getrandbits(48) for _ in range(sub.randint(1, 2))]
+                unused = ["%012x" % v for v in unused]
+                used = [split_id]
+                if len(sessions) >= 2:
+                    old_used = "%012x" % sub.getrandbits(48)
+                    used.append(old_used)
+                    unused = [u for u in unused if u != old_used]
+                for k, sid in enumerate(unused + used[1:]):
+                    t_old = t0 - (k + 1) * sub.randrange(3, 30) * _DAY_MS
+                    old_rows = "".join("%d,%s,%.3f\n" % (r, sub.choice(_DATASET_WORDS), sub.random() * 100)
+                                       for r in range(sub.randrange(500, 3000)))
+                    files[sid] = self._write_split(base, sid, old_rows, t_old)
+                for sb, s, ts in sessions:
+                    # The split a session was trained on (field GUESSED: simulator guesses.SPLIT_IN_USE_FIELD).
+                    sess_split = used[1] if (s == 1 and len(used) > 1) else split_id
+                    self.j(sb + "/session.json", {"sessionId": "s%d" % s, "createdOn": ts, "splitId": sess_split}, ts)
                 self.d(base + "/splits", t0)
+                tasks.append({"analysisId": aid, "mlTaskId": mid, "splits_used": used, "splits_unused": unused,
+                              "split_files": files})
+
+    def _write_split(self, base, split_id, rows, t):
+        """The three files of one split (train, test, descriptor); their rel paths."""
+        out = ["%s/splits/%s_train.csv" % (base, split_id), "%s/splits/%s_test.csv" % (base, split_id),
+               "%s/splits/%s.json" % (base, split_id)]
+        self.f(out[0], "id,label,amount\n" + rows, t)
+        self.f(out[1], "id,label,amount\n" + rows[: len(rows) // 4], t)
+        self.j(out[2], {"id": split_id, "type": "RANDOM"}, t)
+        return out
 
     # -- managed datasets / folders ---------------------------------------------------------
 

@@ -9,6 +9,7 @@ one module per DSS area.
 - :mod:`.notebooks`: Jupyter sessions;
 - :mod:`.folders`: managed folders;
 - :mod:`.macros`: running a plugin's macro and reading its result;
+- :mod:`.models`: saved models and their versions, ML tasks and their unused split data;
 - :mod:`.admin`: users, groups, general settings, licence, sanity check, activity.
 
 Functions take a ``dataikuapi.DSSClient`` and hide what differs between DSS and
@@ -27,6 +28,8 @@ from .jobs import (failed_scenario_runs, running_job_ids, running_jobs, running_
 from .macros import MAX_WAIT_ENV, MacroFailed, max_wait_seconds, run_macro
 from .notebooks import NEW_NOTEBOOK_API, OLD_NOTEBOOK_API, notebook_sessions, unload_session
 from .messaging import is_mail_channel, messaging_channels
+from .models import (GUESS_VERSION_TIME_FIELDS, delete_saved_model_versions, ml_task_ids, remove_unused_splits,
+                     saved_model_ids, saved_model_versions, version_time_ms)
 from .projects import insight_ids, permissions, project_keys, project_names, project_setup, set_permissions
 
-__all__ = ["DataikuException", "MAX_WAIT_ENV", "MacroFailed", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "call_if_offered", "connect", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "insight_ids", "is_mail_channel", "license_expiry_ms", "managed_folder", "max_wait_seconds", "messaging_channels", "notebook_sessions", "permissions", "project_keys", "project_names", "project_setup", "read_folder_file", "run_macro", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "set_permissions", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "user_names", "write_folder_file"]
+__all__ = ["DataikuException", "GUESS_VERSION_TIME_FIELDS", "MAX_WAIT_ENV", "MacroFailed", "NEW_NOTEBOOK_API", "OLD_NOTEBOOK_API", "TIMEOUT", "TIMEOUT_ENV", "TimeoutAdapter", "active_users", "admin_groups", "admin_logins", "call", "call_if_offered", "connect", "delete_saved_model_versions", "enabled_user_count", "failed_scenario_runs", "general_settings", "identify", "insight_ids", "is_mail_channel", "license_expiry_ms", "managed_folder", "max_wait_seconds", "messaging_channels", "ml_task_ids", "notebook_sessions", "permissions", "project_keys", "project_names", "project_setup", "read_folder_file", "remove_unused_splits", "run_macro", "running_job_ids", "running_jobs", "running_jobs_by_project", "running_scenario_count", "running_scenarios", "sanity_check", "saved_model_ids", "saved_model_versions", "set_permissions", "set_timeout", "timeout_of", "timeout_seconds", "unload_session", "unreachable", "update_general_settings", "user_names", "version_time_ms", "write_folder_file"]

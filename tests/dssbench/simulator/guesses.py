@@ -291,3 +291,43 @@ STEP_PLUGIN_CONFIG_KEY = "pluginConfig"
 #: Values an administrator never saved are absent: the plugin.json defaults are not filled in (a guess; the
 #: less forgiving choice: the plugin must apply its own defaults).
 PLUGIN_SETTINGS_DEFAULTS_FILLED = False
+
+# ---- saved models and ML tasks (routes_models.py) ---------------------------------------------
+#: Fields of a GET /projects/{key}/savedmodels/ item: the saved model's config file
+#: (config/projects/<KEY>/saved_models/<id>.json, itself a guessed shape) as is. Public code reads
+#: "id" and "name"; the rest is unverified.
+SAVED_MODEL_ITEM_FIELDS = ("id", "projectKey", "name", "type", "activeVersion")
+
+#: A version of GET .../savedmodels/{id}/versions: ``id`` and ``active`` (the client's docstring and
+#: get_active_version), plus a ``snippet`` carrying ``trainDate`` and ``trainInfo`` {startTime,
+#: endTime} as the client's trained-model snippets do (dataikuapi ml.py lists both among a
+#: snippet's keys; Dataiku's ML-assisted labeling plugin reads ``v["snippet"]["trainDate"]`` from
+#: dataiku.Model.list_versions()). That the public API's versions carry that snippet is the guess.
+SAVED_MODEL_VERSION_FIELDS = ("id", "active", "snippet")
+SAVED_MODEL_SNIPPET_FIELDS = ("trainDate", "trainInfo")
+#: Where the simulator reads a version's training times: a file the builder writes in the
+#: version folder (what DSS keeps there is not public).
+SAVED_MODEL_TRAIN_INFO_FILE = "train_info.json"
+
+#: Deleting the active version is refused as a whole (nothing deleted), as a bad argument:
+#: DSS's UI does not offer it; the status and error type are guesses.
+DELETE_ACTIVE_VERSION_ERROR = (400, "com.dataiku.dip.exceptions.DKUIllegalArgumentException")
+#: A version id the saved model does not have: the whole request is refused (404), nothing deleted.
+DELETE_UNKNOWN_VERSION_REFUSED = True
+
+#: Who may delete saved-model versions and remove split data: an administrator, the project's
+#: owner, or a user or group with ``writeProjectContent`` or ``admin`` on the project (DSS's
+#: permission names; which one these actions need is the guess). Listing needs read access.
+PROJECT_WRITE_FLAGS = ("writeProjectContent", "admin")
+
+#: Fields of a GET /projects/{key}/models/lab/ ML task item, inside {"mlTasks": [...]} (the
+#: wrapper and analysisId/mlTaskId: the client's own docstring example and public code; the
+#: others, from public code reading them, unverified).
+ML_TASK_ITEM_FIELDS = ("analysisId", "mlTaskId", "name", "taskType", "inputDataset")
+
+#: DSS's "no longer in use" rule for split data (removeUnusedSplits): the split files of an
+#: ML task are ``analysis-data/<KEY>/<A>/<M>/splits/<splitId>_<part>`` and ``<splitId>.json``; a
+#: split is in use when a session's ``sessions/<sessionId>/session.json`` names it as ``splitId``.
+#: Files of an unused split are deleted; a file whose split id cannot be told is kept.
+SPLIT_IN_USE_FIELD = "splitId"
+SPLIT_FILE_SEPARATORS = ("_", ".")

@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from . import dssprocs, guesses, kernels
-from . import routes_admin, routes_folders, routes_macros, routes_notebooks, routes_projects  # noqa: F401  (register routes)
+from . import routes_admin, routes_folders, routes_macros, routes_models, routes_notebooks, routes_projects  # noqa: F401  (register routes)
 from .routing import Call, HTTPError, Raw, router
 from .state import NotFound, State
 
