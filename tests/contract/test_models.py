@@ -174,13 +174,18 @@ def test_unknown_ml_task_or_saved_model_is_unavailable(admin_client, sim):
         dssapi.saved_model_versions(admin_client, key, "nosuchSM")
 
 
-def test_a_user_without_rights_on_the_project_is_refused(fresh_sim, connect):
+def project_and_other_user(fresh_sim, connect):
+    """(sim, admin client, project key, its saved model, a non-admin login who does not own it)."""
     sim = fresh_sim()
-    admin = connect(sim)
     key, sm = a_saved_model(sim.state.model)
     owner = sim.state.project(key)["owner"]
     other = next(u["login"] for u in sim.state.users_file()["users"]
                  if u["login"] != owner and not sim.state.is_admin(u["login"]) and u.get("enabled", True))
+    return sim, connect(sim), key, sm, other
+
+
+def test_a_user_without_rights_on_the_project_is_refused(fresh_sim, connect):
+    sim, admin, key, sm, other = project_and_other_user(fresh_sim, connect)
     user = connect(sim, other)
     assert dssapi.saved_model_ids(user, key)  # the project's group may read and write
     project = admin.get_project(key)
@@ -202,12 +207,7 @@ def test_a_user_without_rights_on_the_project_is_refused(fresh_sim, connect):
 
 
 def test_read_only_rights_list_but_do_not_delete(fresh_sim, connect):
-    sim = fresh_sim()
-    admin = connect(sim)
-    key, sm = a_saved_model(sim.state.model)
-    owner = sim.state.project(key)["owner"]
-    other = next(u["login"] for u in sim.state.users_file()["users"]
-                 if u["login"] != owner and not sim.state.is_admin(u["login"]) and u.get("enabled", True))
+    sim, admin, key, sm, other = project_and_other_user(fresh_sim, connect)
     group = sim.state.user(other)["groups"][0]
     project = admin.get_project(key)
     perms = project.get_permissions()

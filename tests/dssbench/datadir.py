@@ -21,7 +21,9 @@ Guessed (not verified on a real instance): the shapes of ``config/users.json``,
 file names inside job folders other than ``output.log``
 (``activities/<activityId>/log.log``), inside scenario run folders (``log.log``),
 in ``timelines/`` (``<KEY>.mv.db``) and the ``exports/<id>`` ids; the contents of
-saved-model versions and analysis sessions; the layout under ``managed_datasets/``
+saved-model versions (``train_info.json`` with the training times) and analysis sessions
+(``session.json`` naming the ``splitId`` it was trained on; split files
+``splits/<splitId>_{train,test}.csv`` and ``<splitId>.json``); the layout under ``managed_datasets/``
 (``<KEY>/<dataset>/``) and ``managed_folders/`` (``<KEY>/<FOLDER_ID>/``).
 
 Presets: ``small_spec(seed=1, now=None)`` (varied demo instance, ~45 MB, builds in
@@ -93,9 +95,24 @@ Unknown keys (at any level) raise ``ValueError`` naming the key.
     -m dataiku.notebook.remote_kernel_forwarder ... --connection-file .../kernel-<id>.json``,
     which holds ``memory_mb`` of its own; default false)}]}]``.
 ``orphan_projects`` (list, default ``[]``)
-    ``{"key", "jobs": int, "scenario_runs": int}``: folders under ``jobs/<KEY>``
-    and ``scenarios/<KEY>/DAILY_REFRESH/`` for a project that has no
-    ``config/projects/<KEY>``; they are in no model list.
+    ``{"key", "jobs": int, "scenario_runs": int, "saved_models": int, "analyses": int,
+    "managed_datasets": int, "managed_folders": int, "jupyter_notebooks": int}`` (all optional,
+    default 0): folders under ``jobs/<KEY>`` and ``scenarios/<KEY>/DAILY_REFRESH/``, and data
+    under ``saved_models/<KEY>``, ``analysis-data/<KEY>``, ``managed_datasets/<KEY>``,
+    ``managed_folders/<KEY>`` and ``jupyter-run/dku-workdirs/<KEY>`` (notebook working
+    directories ``<name><8 hex>/``: public notebook code shows that layout, the reference does
+    not) for a project that has no ``config/projects/<KEY>``; they are in no model list
+    (``fixtures.orphan_data`` says what was written).
+``pre_migration_backups`` (list, default ``[]``)
+    ``{"date"?: "YYYYMMDD" (default: the day of ``now - age_days``), "age_days": number
+    (default 0), "files": int (default 3)}``: ``_pre_migration_backup_<date>-<HHMMSS>/`` at
+    the root of DIP_HOME (the reference gives ``_pre_migration_backup_YYYYMMDD*``; the
+    ``-HHMMSS`` tail is guessed) holding copies of config-like files (``dss-version.json``,
+    ``install.ini``, ``config/*.json``...), every mtime ``age_days`` old.
+``diagnosis`` (dict, default none)
+    ``{"files": int, "max_age_days": number (default 60)}``: ``diagnosis/dss-diagnosis-
+    <YYYYMMDD-HHMMSS>-<n>.zip`` files (names guessed), mtimes spread evenly back to
+    ``max_age_days``.
 ``exports`` (dict, default none)
     ``{"count": int, "max_age_days": number (default 90)}``: ``exports/<id>/``
     folders, mtimes spread over the age range.
@@ -145,10 +162,18 @@ Extras, beyond the brief, for the simulator and for tests:
 ``projects`` (the ``list_projects`` items), ``users`` (``list_users`` items),
 ``groups``, ``scenarios`` (``{KEY: [scenario settings as written to
 config/projects/KEY/scenarios/ID.json]}``), ``saved_models`` (``{KEY:
-[{"id", "name", "activeVersion", "versions": [ids]}]}``), ``fixtures``
+[{"id", "name", "activeVersion", "versions": [ids], "trainInfo": {version id: {"startTime",
+"endTime"}}}]}``: version ids are epoch ms, the end of training; the times are also in each
+version's ``train_info.json``), ``fixtures``
 (``{"symlink": rel path, "symlink_target": link text, "outside_dir_abs",
 "hardlinks": [rel, rel], "folder_only_jobs": {KEY: [ids]}, "api_only_jobs":
-{KEY: [ids]}, "orphan_projects": [keys]}``) and ``disk`` (``{"files", "bytes",
+{KEY: [ids]}, "orphan_projects": [keys], "ml_tasks": {KEY: [{"analysisId", "mlTaskId",
+"splits_used": [split ids a session names; the current one first], "splits_unused": [older
+split ids no session names], "split_files": {split id: [rel paths]}}]}, "orphan_data": {KEY:
+{area ("saved_models", "analysis-data", "managed_datasets", "managed_folders",
+"jupyter-run/dku-workdirs"): {"path": rel folder of the project, "files", "bytes"}}},
+"pre_migration_backups": [{"path": rel folder, "mtime_ms", "files": [rel paths]}],
+"diagnosis": [{"path", "mtime_ms", "bytes"}]}``) and ``disk`` (``{"files", "bytes",
 "by_top": {top: {"files", "bytes"}}}``: regular files written under dip_home,
 apparent sizes, hard links counted once, the symlink and what it points to not
 counted; ``"."`` is the files at the root).
@@ -226,7 +251,8 @@ DEFAULT_USERS = [
 
 _TOP_KEYS = ("seed", "now", "dss_version", "node_type", "node_id", "java",
              "general_settings", "dip_properties", "users", "groups", "user_count",
-             "projects", "orphan_projects", "exports", "bulk_bytes", "messaging_channels")
+             "projects", "orphan_projects", "exports", "bulk_bytes", "messaging_channels",
+             "pre_migration_backups", "diagnosis")
 _USER_KEYS = ("login", "displayName", "email", "groups", "enabled", "last_activity_minutes_ago")
 _GROUP_KEYS = ("name", "admin", "description")
 _PROJECT_KEYS = ("key", "name", "owner", "jobs", "scenarios", "notebooks", "saved_models",
@@ -235,7 +261,10 @@ _JOBS_KEYS = ("count", "max_age_days", "running", "log_bytes", "api_only", "fold
 _SCENARIO_KEYS = ("id", "name", "runs", "every_hours", "running", "active")
 _NOTEBOOK_KEYS = ("name", "language", "sessions")
 _SESSION_KEYS = ("owner", "memory_mb", "children_mb", "container", "state", "idle_hours", "age_hours", "connections")
-_ORPHAN_KEYS = ("key", "jobs", "scenario_runs")
+_ORPHAN_KEYS = ("key", "jobs", "scenario_runs", "saved_models", "analyses", "managed_datasets",
+                "managed_folders", "jupyter_notebooks")
+_BACKUP_KEYS = ("date", "age_days", "files")
+_DIAGNOSIS_KEYS = ("files", "max_age_days")
 _EXPORT_KEYS = ("count", "max_age_days")
 _CHANNEL_KEYS = ("id", "type", "family", "sender")
 
@@ -322,6 +351,26 @@ def _validate(spec):
             raise ValueError("orphan_projects[%d]: 'key' is mandatory, [A-Z0-9_]+" % i)
         if o["key"] in seen:
             raise ValueError("orphan_projects[%d]: %r is also a real project" % (i, o["key"]))
+        for k in _ORPHAN_KEYS[1:]:
+            _int(o.get(k, 0), "orphan_projects[%d].%s" % (i, k))
+    backups = spec.get("pre_migration_backups") or []
+    if not isinstance(backups, list):
+        raise ValueError("pre_migration_backups must be a list")
+    dates = set()
+    for i, b in enumerate(backups):
+        _check_keys(b, _BACKUP_KEYS, "pre_migration_backups[%d]" % i)
+        _num(b.get("age_days", 0), "pre_migration_backups[%d].age_days" % i)
+        _int(b.get("files", 3), "pre_migration_backups[%d].files" % i)
+        if "date" in b:
+            if not re.match(r"^\d{8}$", str(b["date"])):
+                raise ValueError("pre_migration_backups[%d].date must be YYYYMMDD, got %r" % (i, b["date"]))
+            if b["date"] in dates:
+                raise ValueError("pre_migration_backups[%d]: duplicate date %r" % (i, b["date"]))
+            dates.add(b["date"])
+    if spec.get("diagnosis") is not None:
+        _check_keys(spec["diagnosis"], _DIAGNOSIS_KEYS, "diagnosis")
+        _int(spec["diagnosis"].get("files", 0), "diagnosis.files")
+        _num(spec["diagnosis"].get("max_age_days", 60), "diagnosis.max_age_days")
     if spec.get("exports") is not None:
         _check_keys(spec["exports"], _EXPORT_KEYS, "exports")
     channel_ids = set()
@@ -467,7 +516,8 @@ class _Builder(object):
         self.dirs = {}        # rel dir -> mtime ms, applied at the end
         self.stats = {}       # top -> [files, bytes]
         self.model = {}
-        self.fixtures = {"folder_only_jobs": {}, "api_only_jobs": {}, "orphan_projects": [], "ml_tasks": {}}
+        self.fixtures = {"folder_only_jobs": {}, "api_only_jobs": {}, "orphan_projects": [], "ml_tasks": {},
+                         "orphan_data": {}, "pre_migration_backups": [], "diagnosis": []}
         # Shared blocks, built once per build (fast big trees: reuse, don't regenerate).
         self.blob = self.rng.getrandbits(8 * _MB).to_bytes(_MB, "little")
         self.job_body = self._make_log_body(256 * 1024)
@@ -1428,6 +1478,131 @@ class _Builder(object):
             n_runs = _int(o.get("scenario_runs", 0), "orphan %s scenario_runs" % key)
             self._write_scenario_runs(key, "DAILY_REFRESH", "Daily refresh", n_runs, 24, False,
                                       {"id": self.ident(8), "type": "temporal", "name": "Every day"})
+            self._orphan_data(o)
+
+    def _orphan_data(self, o):
+        """Data of a deleted project under the project-keyed folders (no config/projects/KEY), from an
+        own stream (the seeded one, and so the rest of the tree, is unchanged)."""
+        key = o["key"]
+        sub = random.Random("orphan/%s/%s" % (self.spec.get("seed", 0), key))
+        now = self.now_ms
+        out = {}
+
+        def area(top, rel_dir, n, write):
+            if not n:
+                return
+            files0, bytes0 = self.stats.get(top, [0, 0])
+            root = "%s/%s" % (rel_dir, key)
+            newest = 0
+            for i in range(n):
+                t = now - sub.randrange(30, 400) * _DAY_MS
+                write(root, i, t)
+                newest = max(newest, t)
+            self.d(root, newest)
+            files1, bytes1 = self.stats[top]
+            out[rel_dir] = {"path": root, "files": files1 - files0, "bytes": bytes1 - bytes0}
+
+        def saved_model(root, i, t):
+            smid = "".join(sub.choice(_ALNUM) for _ in range(8))
+            for v in range(sub.randint(1, 3)):
+                vt = t + v * _DAY_MS
+                vb = "%s/%s/versions/%d" % (root, smid, vt)
+                self._sub_filler(sub, vb + "/clf.pkl", sub.randrange(20000, 200000), vt)
+                self.j(vb + "/core_params.json", {"taskType": "PREDICTION"}, vt)
+                self.d(vb, vt)
+
+        def analysis(root, i, t):
+            base = "%s/%s/%s" % (root, "".join(sub.choice(_ALNUM) for _ in range(8)),
+                                 "".join(sub.choice(_ALNUM) for _ in range(8)))
+            split_id = "%012x" % sub.getrandbits(48)
+            self.j(base + "/sessions/s1/session.json", {"sessionId": "s1", "createdOn": t, "splitId": split_id}, t)
+            self._sub_filler(sub, base + "/sessions/s1/pp1/m1/clf.pkl", sub.randrange(20000, 100000), t)
+            self._sub_filler(sub, "%s/splits/%s_train.csv" % (base, split_id), sub.randrange(20000, 100000), t)
+            self.d(base + "/sessions/s1", t)
+            self.d(base + "/splits", t)
+
+        def dataset(root, i, t):
+            ds = "%s_%s" % (sub.choice(_DATASET_WORDS), i)
+            self.f("%s/%s/out-s0.csv.gz" % (root, ds), self._csv_blobs()[0], t)
+            self.d("%s/%s" % (root, ds), t)
+
+        def folder(root, i, t):
+            fid = "".join(sub.choice(_ALNUM) for _ in range(8))
+            self._sub_filler(sub, "%s/%s/report.pdf" % (root, fid), sub.randrange(20000, 200000), t)
+            self.d("%s/%s" % (root, fid), t)
+
+        def notebook(root, i, t):
+            # jupyter-run/dku-workdirs/<KEY>/<notebook><8 hex>[-<unix user>]/: the per-project working
+            # directories of notebooks (seen in public notebook code; not in the reference).
+            wd = "%s/%s%08x" % (root, sub.choice(["explore", "draft", "analysis"]) + "_%d" % i, sub.getrandbits(32))
+            self._sub_filler(sub, wd + "/scratch.csv", sub.randrange(5000, 50000), t)
+            self.d(wd, t)
+
+        area("saved_models", "saved_models", _int(o.get("saved_models", 0), "orphan saved_models"), saved_model)
+        area("analysis-data", "analysis-data", _int(o.get("analyses", 0), "orphan analyses"), analysis)
+        area("managed_datasets", "managed_datasets", _int(o.get("managed_datasets", 0), "orphan managed_datasets"),
+             dataset)
+        area("managed_folders", "managed_folders", _int(o.get("managed_folders", 0), "orphan managed_folders"), folder)
+        area("jupyter-run", "jupyter-run/dku-workdirs", _int(o.get("jupyter_notebooks", 0), "orphan jupyter_notebooks"),
+             notebook)
+        if out:
+            self.fixtures["orphan_data"][key] = out
+
+    def _sub_filler(self, sub, rel, nbytes, mtime_ms):
+        """filler() drawing its offset from ``sub`` (not the seeded stream)."""
+        nbytes = min(nbytes, len(self.blob))
+        off = sub.randrange(0, len(self.blob) - nbytes + 1)
+        return self.f(rel, self.blob[off:off + nbytes], mtime_ms)
+
+    def build_pre_migration_backups(self):
+        """``_pre_migration_backup_<YYYYMMDD>-<HHMMSS>/`` at the root (the reference gives
+        ``_pre_migration_backup_YYYYMMDD*``; the ``-HHMMSS`` tail is GUESSED), holding a copy of
+        config-like files, every mtime ``age_days`` old."""
+        for i, b in enumerate(self.spec.get("pre_migration_backups") or []):
+            t = self.now_ms - int(b.get("age_days", 0) * _DAY_MS)
+            date = b.get("date") or _local(t).strftime("%Y%m%d")
+            name = "_pre_migration_backup_%s-%s" % (date, _local(t).strftime("%H%M%S"))
+            n = _int(b.get("files", 3), "pre_migration_backups[%d].files" % i)
+            pool = ["dss-version.json", "install.ini", "config/general-settings.json", "config/users.json",
+                    "config/connections.json", "config/license.json"]
+            files = []
+            for k in range(n):
+                rel = pool[k] if k < len(pool) else "config/projects/P%03d/params.json" % k
+                src = os.path.join(self.root, rel)
+                if k < len(pool) and os.path.isfile(src):
+                    with open(src, "rb") as fh:
+                        data = fh.read()
+                else:
+                    data = json.dumps({"projectKey": "P%03d" % k, "backup": True}) + "\n"
+                path = name + "/" + rel
+                self.f(path, data, t)
+                files.append(path)
+                parent = path.rsplit("/", 1)[0]
+                while parent and parent != name:
+                    self.d(parent, t)
+                    parent = parent.rsplit("/", 1)[0]
+            self.d(name, t)
+            self.fixtures["pre_migration_backups"].append({"path": name, "mtime_ms": t, "files": files})
+
+    def build_diagnosis(self):
+        """``diagnosis/dss-diagnosis-<YYYYMMDD-HHMMSS>.zip`` (names GUESSED), mtimes spread evenly over
+        [now - max_age_days, now]; from an own stream."""
+        spec = self.spec.get("diagnosis")
+        if not spec:
+            return
+        n = _int(spec.get("files", 0), "diagnosis.files")
+        max_age = _num(spec.get("max_age_days", 60), "diagnosis.max_age_days")
+        sub = random.Random("diagnosis/%s" % self.spec.get("seed", 0))
+        newest = 0
+        for i in range(n):
+            t = self.now_ms - int(max_age * _DAY_MS * (i + 1) / n)
+            rel = "diagnosis/dss-diagnosis-%s-%03d.zip" % (_local(t).strftime("%Y%m%d-%H%M%S"), i)
+            size = sub.randrange(2000, 40000)
+            self._sub_filler(sub, rel, size, t)
+            newest = max(newest, t)
+            self.fixtures["diagnosis"].append({"path": rel, "mtime_ms": t, "bytes": size})
+        if n:
+            self.d("diagnosis", newest)
 
     def build_exports(self):
         rng, now = self.rng, self.now_ms
@@ -1670,6 +1845,8 @@ class _Builder(object):
         self.startup_ms = min(now - rng.randrange(2 * _DAY_MS, 9 * _DAY_MS),
                               earliest - rng.randrange(_HOUR_MS, 3 * _HOUR_MS))
         self.build_orphans()
+        self.build_pre_migration_backups()
+        self.build_diagnosis()
         self.build_exports()
         self.build_runtime()
         self.build_outside_and_symlink()
@@ -1780,7 +1957,10 @@ def small_spec(seed=1, now=None):
              "jobs": {"count": 10, "max_age_days": 30, "log_bytes": [500, 3000]},
              "scenarios": [{"id": "CLEAR_LOGS", "name": "Clear job logs", "runs": 30, "every_hours": 24}]},
         ],
-        "orphan_projects": [{"key": "OLD_POC", "jobs": 25, "scenario_runs": 10}],
+        "orphan_projects": [{"key": "OLD_POC", "jobs": 25, "scenario_runs": 10, "saved_models": 1, "analyses": 1,
+                             "managed_datasets": 1, "managed_folders": 1, "jupyter_notebooks": 1}],
+        "pre_migration_backups": [{"age_days": 200, "files": 4}],
+        "diagnosis": {"files": 3, "max_age_days": 60},
         "exports": {"count": 8, "max_age_days": 200},
         "messaging_channels": [{"id": "mail-smtp", "type": "smtp", "family": "mail", "sender": "dss@example.com"}],
         "bulk_bytes": {"tmp": 3 * _MB, "caches": 3 * _MB, "code-envs": 8 * _MB,

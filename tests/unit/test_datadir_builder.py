@@ -443,3 +443,128 @@ def test_ids_are_utc_whatever_the_zone_of_the_builder(tmp_path, monkeypatch, zon
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+# ---- saved models, ML splits, deleted projects' data, pre-migration backups, diagnosis --------
+
+def _reclaim_spec(**over):
+    spec = _mini(**over)
+    spec["projects"][0].update({"saved_models": 2, "analyses": 2})
+    spec["orphan_projects"][0].update({"saved_models": 2, "analyses": 1, "managed_datasets": 2,
+                                      "managed_folders": 1, "jupyter_notebooks": 2})
+    spec.setdefault("pre_migration_backups", [{"date": "20260301", "age_days": 270, "files": 8},
+                                              {"age_days": 3, "files": 2}])
+    spec.setdefault("diagnosis", {"files": 5, "max_age_days": 50})
+    return spec
+
+
+def _files_under(root, rel):
+    out = []
+    for dirpath, _, files in os.walk(os.path.join(root, rel)):
+        out += [os.path.join(dirpath, f) for f in files]
+    return out
+
+
+def test_saved_model_versions_carry_their_training_times(tmp_path):
+    root = str(tmp_path / "dss_data")
+    m = build_datadir(_reclaim_spec(), root)
+    sms = m["saved_models"]["P1"]
+    assert len(sms) == 2
+    for sm in sms:
+        assert sm["activeVersion"] == sm["versions"][-1] and len(sm["versions"]) >= 2
+        assert set(sm["trainInfo"]) == set(sm["versions"])
+        for vid in sm["versions"]:
+            vdir = os.path.join(root, "saved_models", "P1", sm["id"], "versions", vid)
+            with open(os.path.join(vdir, "train_info.json")) as f:
+                info = json.load(f)
+            assert info == sm["trainInfo"][vid]
+            assert info["startTime"] < info["endTime"] == int(vid) == _mtime_ms(vdir)
+
+
+def test_sessions_name_their_split_and_older_unused_splits_exist(tmp_path):
+    root = str(tmp_path / "dss_data")
+    m = build_datadir(_reclaim_spec(), root)
+    tasks = m["fixtures"]["ml_tasks"]["P1"]
+    assert tasks and any(len(t["splits_used"]) > 1 for t in tasks)
+    for t in tasks:
+        base = os.path.join(root, "analysis-data", "P1", t["analysisId"], t["mlTaskId"])
+        named = set()
+        for s in os.listdir(os.path.join(base, "sessions")):
+            with open(os.path.join(base, "sessions", s, "session.json")) as f:
+                named.add(json.load(f)["splitId"])
+        assert named == set(t["splits_used"])
+        assert t["splits_unused"] and not named & set(t["splits_unused"])
+        on_disk = sorted(os.listdir(os.path.join(base, "splits")))
+        assert on_disk == sorted(os.path.basename(p) for ps in t["split_files"].values() for p in ps)
+        current = _mtime_ms(os.path.join(root, t["split_files"][t["splits_used"][0]][0]))
+        for sid in t["splits_unused"]:
+            assert all(_mtime_ms(os.path.join(root, p)) < current for p in t["split_files"][sid])
+
+
+def test_deleted_projects_data_backups_and_diagnosis(tmp_path):
+    root = str(tmp_path / "dss_data")
+    m = build_datadir(_reclaim_spec(), root)
+    assert not os.path.exists(os.path.join(root, "config", "projects", "GONE"))
+    data = m["fixtures"]["orphan_data"]["GONE"]
+    assert set(data) == {"saved_models", "analysis-data", "managed_datasets", "managed_folders",
+                         "jupyter-run/dku-workdirs"}
+    for area, d in data.items():
+        assert d["path"] == area + "/GONE"
+        files = _files_under(root, d["path"])
+        assert len(files) == d["files"] > 0
+        assert sum(os.path.getsize(f) for f in files) == d["bytes"]
+    assert len(os.listdir(os.path.join(root, "jupyter-run", "dku-workdirs", "GONE"))) == 2
+    now_ms = m["now_ms"]
+    backups = m["fixtures"]["pre_migration_backups"]
+    assert [b["path"][:30] for b in backups] == ["_pre_migration_backup_20260301",
+                                                 "_pre_migration_backup_" + datetime.datetime.fromtimestamp(
+                                                     (now_ms - 3 * 86400000) / 1000).strftime("%Y%m%d")]
+    assert all(re.match(r"^_pre_migration_backup_\d{8}-\d{6}$", b["path"]) for b in backups)
+    for b, (age, n) in zip(backups, [(270, 8), (3, 2)]):
+        assert b["mtime_ms"] == now_ms - age * 86400000 == _mtime_ms(os.path.join(root, b["path"]))
+        files = _files_under(root, b["path"])
+        assert sorted(files) == sorted(os.path.join(root, p) for p in b["files"]) and len(files) == n
+        assert all(_mtime_ms(f) == b["mtime_ms"] for f in files)
+    with open(os.path.join(root, backups[0]["path"], "dss-version.json")) as f1, \
+            open(os.path.join(root, "dss-version.json")) as f2:
+        assert f1.read() == f2.read()
+    diag = m["fixtures"]["diagnosis"]
+    assert len(diag) == 5 and len(os.listdir(os.path.join(root, "diagnosis"))) == 5
+    ages = sorted((now_ms - d["mtime_ms"]) / 86400000 for d in diag)
+    assert ages == [10, 20, 30, 40, 50]
+    for d in diag:
+        p = os.path.join(root, d["path"])
+        assert _mtime_ms(p) == d["mtime_ms"] and os.path.getsize(p) == d["bytes"]
+    total = sum(v["bytes"] for v in m["disk"]["by_top"].values())
+    assert total == m["disk"]["bytes"]
+
+
+def test_new_keys_leave_the_rest_of_the_tree_unchanged(tmp_path):
+    """The extras draw from their own streams: the tree without them is the same."""
+    a = build_datadir(_mini(), str(tmp_path / "a" / "dss_data"))
+    spec = _mini()
+    spec["orphan_projects"][0].update({"saved_models": 1, "jupyter_notebooks": 1})
+    spec.update({"pre_migration_backups": [{"age_days": 9}], "diagnosis": {"files": 2}})
+    b = build_datadir(spec, str(tmp_path / "b" / "dss_data"))
+    assert a["jobs"] == b["jobs"] and a["scenario_runs"] == b["scenario_runs"] and a["api_keys"] == b["api_keys"]
+    snap_a = _snapshot(str(tmp_path / "a" / "dss_data"))
+    snap_b = _snapshot(str(tmp_path / "b" / "dss_data"))
+    extra = ("saved_models/GONE", "jupyter-run/dku-workdirs", "_pre_migration_backup_", "diagnosis")
+    only_b = {k: v for k, v in snap_b.items() if not any(k.startswith(e) for e in extra)}
+    assert {k: v for k, v in snap_a.items() if k in only_b} == {k: v for k, v in only_b.items() if k in snap_a}
+    assert set(only_b) - set(snap_a) <= {"jupyter-run", "saved_models", "."}
+
+
+@pytest.mark.parametrize("over, name", [
+    ({"pre_migration_backups": [{"date": "2026-03-01"}]}, "date"),
+    ({"pre_migration_backups": [{"age": 3}]}, "age"),
+    ({"pre_migration_backups": [{"date": "20260301"}, {"date": "20260301"}]}, "duplicate"),
+    ({"diagnosis": {"files": 2, "age_days": 3}}, "age_days"),
+    ({"diagnosis": {"files": -1}}, "diagnosis.files"),
+    ({"orphan_projects": [{"key": "O", "saved_models": "2"}]}, "saved_models"),
+    ({"orphan_projects": [{"key": "O", "notebooks": 1}]}, "notebooks"),
+])
+def test_new_keys_are_validated(tmp_path, over, name):
+    with pytest.raises(ValueError, match=name):
+        build_datadir(dict({"seed": 1, "now": NOW}, **over), str(tmp_path / "dss_data"))
+    assert not os.path.exists(str(tmp_path / "dss_data"))
