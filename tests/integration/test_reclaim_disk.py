@@ -4,6 +4,7 @@ what it deletes, and what it must never delete."""
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def test_unused_splits_go_and_the_bytes_are_what_left_the_disk(instance):
 def test_only_the_selected_projects_are_cleaned(instance):
     dip_home, model, sim, h = instance
     code, report, err = run_cli(sim, dip_home, retention_days=0, keep_versions=0, projects_mode="INCLUDED",
-                                projects=["CHURN_MODEL"], dry_run=False)
+                                projects=["CHURN_MODEL"], dry_run=False, diagnosis=False)
     assert code == 0, err
     assert {i[1] for i in items(report)} == {"CHURN_MODEL"}
     left = version_dirs(dip_home)
@@ -247,6 +248,7 @@ def test_data_of_deleted_projects_goes_and_everything_else_stays(instance):
     code, dry, err = run_cli(sim, dip_home, saved_model_versions=False, ml_unused_splits=False, diagnosis=False)
     assert code == 0, err
     assert {i[2] for i in items(dry)} == set(gone)
+    assert {a["path"] for a in model["fixtures"]["orphan_data"]["OLD_POC"].values()} <= set(gone)  # the builder's
     assert {i[1] for i in items(dry)} == {"OLD_POC"}
     code, real, err = run_cli(sim, dip_home, saved_model_versions=False, ml_unused_splits=False, diagnosis=False,
                               dry_run=False)
@@ -276,7 +278,7 @@ def test_deleted_projects_scope(instance):
 def test_api_down_deletes_nothing_at_all(instance):
     dip_home, model, sim, h = instance
     plant_orphans(dip_home)
-    old_tree(dip_home / "diagnosis")
+    old_tree(dip_home / "diagnosis" / "extra")
     before = tree(dip_home)
     sim.inject(r"/dip/publicapi/projects/$", status=500)
     step = h.run_step("reclaim-disk", {"retention_days": 0, "keep_versions": 0, "dry_run": False})
@@ -328,6 +330,8 @@ def test_old_pre_migration_backups_go_only_when_asked_and_no_migration_is_pendin
     code, report, err = run_cli(sim, dip_home, dry_run=False, pre_migration_backups=True)
     assert code == 0, err
     assert not old.exists() and recent.is_dir()
+    assert model["fixtures"]["pre_migration_backups"]  # the builder's, 200 days old
+    assert not [b for b in model["fixtures"]["pre_migration_backups"] if (dip_home / b["path"]).exists()]
     assert figure(report, "pre_migration_backups_bytes") >= 2 * 30000
     assert any("no migration pending" in n and "DSS-MIGRATION-IN-PROGRESS.json" in n for n in report["notes"])
 
@@ -371,7 +375,12 @@ def test_old_diagnosis_files_go_folders_and_links_stay(instance, tmp_path):
     assert code == 1, err  # the link is reported
     assert (diag / "2020-01" / "deep").is_dir() and not list((diag / "2020-01" / "deep").iterdir())
     assert (diag / "recent.zip").exists() and os.path.islink(diag / "link.txt") and outside.read_text() == "keep me"
-    assert figure(report, "diagnosis_items") == 2
+    cutoff_ms = (time.time() - 30 * 86400) * 1000
+    built = [dip_home / d["path"] for d in model["fixtures"]["diagnosis"] if d["mtime_ms"] < cutoff_ms]
+    assert built and not [p for p in built if p.exists()]
+    assert len([d for d in model["fixtures"]["diagnosis"] if (dip_home / d["path"]).exists()]) == \
+        len(model["fixtures"]["diagnosis"]) - len(built)  # the recent ones stay
+    assert figure(report, "diagnosis_items") == 2 + len(built)
     assert any("link.txt: symlink, not followed" in e for e in report["errors"])
 
 
@@ -379,6 +388,7 @@ def test_a_diagnosis_folder_that_is_a_symlink_is_refused(instance, tmp_path):
     dip_home, model, sim, h = instance
     outside = tmp_path / "elsewhere"
     old_tree(outside)
+    shutil.rmtree(str(dip_home / "diagnosis"))
     os.symlink(outside, dip_home / "diagnosis")
     code, report, err = run_cli(sim, dip_home, dry_run=False, saved_model_versions=False, ml_unused_splits=False,
                                 deleted_projects_data=False)
