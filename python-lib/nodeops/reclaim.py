@@ -422,23 +422,43 @@ class _Reclaim:
 
     # -- the families DSS's API deletes: saved-model versions, ML split data
     def _per_project(self, family, top, list_fn, listed, handle, existing):
-        """For each selected existing project, ``list_fn(client, key)`` and ``handle(root_fd, key,
-        item)`` for each item, under the lock of the top folder ``top`` (``root_fd`` None when
-        it is absent: nothing on disk to measure)."""
+        """For each selected existing project, ``list_fn(client, key)`` and ``handle(family,
+        key_fd, key, item)`` for each item, under the lock of the top folder ``top``; ``key_fd``
+        is ``top/KEY`` (None when absent: nothing on disk to measure). A ``top/KEY`` that is a
+        link is not followed and the project left alone (DSS would delete through it)."""
         trash, refused = self._locked(family, top)
         if refused:
             return
         try:
-            root_fd = trash.root_fd if trash is not None else None
             for key in self._selected_existing(existing):
+                key_fd = None
+                if trash is not None:
+                    try:
+                        safedelete.check_name(key, "project key")
+                        key_fd = safefs.open_dir_at(trash.root_fd, key)
+                    except safedelete.UnsafePath as e:
+                        self._error(family, "project %s: nothing done: %s" % (key, e))
+                        continue
+                    except OSError as e:
+                        if e.errno != errno.ENOENT:
+                            self.totals[family]["skipped"] += 1
+                            self._error(family, "project %s: nothing done: %s/%s %s" % (
+                                key, top, key, "is a symlink or a file, not followed (DSS would delete through it)"
+                                if _is_link_error(e) else "cannot be read (%s)" % (e.strerror or e)))
+                            continue
                 try:
-                    items = list_fn(self.client, key)
-                except Unavailable as e:
-                    self._error(family, "project %s: nothing done, its %s could not be listed: %s" % (key, listed, e))
-                    continue
-                for item in items:
-                    handle(family, root_fd, key, item)
-                    self._tick()
+                    try:
+                        items = list_fn(self.client, key)
+                    except Unavailable as e:
+                        self._error(family, "project %s: nothing done, its %s could not be listed: %s"
+                                    % (key, listed, e))
+                        continue
+                    for item in items:
+                        handle(family, key_fd, key, item)
+                        self._tick()
+                finally:
+                    if key_fd is not None:
+                        os.close(key_fd)
         finally:
             if trash is not None:
                 trash.release()
@@ -450,7 +470,7 @@ class _Reclaim:
             self.report.notes.append("%s: %d version(s) kept because DSS does not say when they were trained."
                                      % (LABELS[family], self.unknown_time))
 
-    def _saved_model(self, family, root_fd, key, sm):
+    def _saved_model(self, family, key_fd, key, sm):
         t = self.totals[family]
         where = "saved model %s.%s" % (key, sm)
         try:
@@ -472,11 +492,10 @@ class _Reclaim:
             return
         folder = "saved_models/%s/%s/versions" % (key, sm)
         versions_fd = None
-        if root_fd is not None:
+        if key_fd is not None:
             try:
-                safedelete.check_name(key, "project key")
                 safedelete.check_name(sm, "saved model id")
-                versions_fd = _open_below(root_fd, (key, sm, "versions"))
+                versions_fd = _open_below(key_fd, (sm, "versions"))
             except safedelete.UnsafePath as e:
                 t["skipped"] += 1
                 self._error(family, "%s skipped: %s" % (where, e))
@@ -527,29 +546,17 @@ class _Reclaim:
                 continue
             try:
                 safedelete.check_name(vid, "version id")
-                st = os.stat(vid, dir_fd=versions_fd, follow_symlinks=False)
+                out.append((vid, ms, safedelete.tree_bytes_at(versions_fd, vid, self.links, folder_only=True)))
             except safedelete.UnsafePath as e:
                 self.totals[family]["kept"] += 1
                 self._error(family, "%s: version kept: %s" % (where, e))
-                continue
             except FileNotFoundError:
                 out.append((vid, ms, 0))  # DSS keeps nothing on disk for it here
-                continue
             except OSError as e:
                 self.totals[family]["kept"] += 1
-                self._error(family, "%s: version %s kept: %s/%s cannot be read (%s)" % (where, vid, folder, vid,
-                                                                                       e.strerror or e))
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                self.totals[family]["kept"] += 1
-                self._error(family, "%s: version %s kept: %s/%s is a symlink or a file, not followed"
-                            % (where, vid, folder, vid))
-                continue
-            try:
-                out.append((vid, ms, safedelete.tree_bytes_at(versions_fd, vid, self.links)))
-            except OSError as e:
-                self.totals[family]["kept"] += 1
-                self._error(family, "%s: version %s kept: could not be measured (%s)" % (where, vid, e.strerror or e))
+                self._error(family, "%s: version %s kept: %s/%s %s" % (
+                    where, vid, folder, vid, "is a symlink or a file, not followed" if _is_link_error(e)
+                    else "could not be measured (%s)" % (e.strerror or e)))
         return out
 
     @staticmethod
@@ -574,38 +581,34 @@ class _Reclaim:
                 "run would ask and all their split data now on disk (%s), which is at most what a real run frees; "
                 "a real run measures what really went." % (LABELS[family], t["items"], _bytes_words(t["bytes"])))
 
-    def _splits_bytes(self, root_fd, names):
+    def _splits_bytes(self, key_fd, names):
         """Bytes of analysis-data/KEY/A/M/splits (0 when absent); OSError when a level is a link."""
-        if root_fd is None:
+        if key_fd is None:
             return 0
         try:
-            fd = _open_below(root_fd, names[:-1])
+            fd = _open_below(key_fd, names[:-1])
         except OSError as e:
             if e.errno == errno.ENOENT:
                 return 0
             raise
         try:
-            try:
-                st = os.stat(names[-1], dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                return 0
-            if not stat.S_ISDIR(st.st_mode):
-                raise OSError(errno.ELOOP, "a symlink or a file")
-            return safedelete.tree_bytes_at(fd, names[-1], {})
+            return safedelete.tree_bytes_at(fd, names[-1], {}, folder_only=True)
+        except FileNotFoundError:
+            return 0
         finally:
             os.close(fd)
 
-    def _ml_task(self, family, root_fd, key, task):
+    def _ml_task(self, family, key_fd, key, task):
         aid, mid = task
         t = self.totals[family]
         t["seen"] += 1
         where = "ML task %s.%s.%s" % (key, aid, mid)
         folder = "analysis-data/%s/%s/%s/splits" % (key, aid, mid)
-        names = (key, aid, mid, "splits")
+        names = (aid, mid, "splits")
         try:
             for n in names:
                 safedelete.check_name(n, "name")
-            before = self._splits_bytes(root_fd, names)
+            before = self._splits_bytes(key_fd, names)
         except safedelete.UnsafePath as e:
             t["skipped"] += 1
             self._error(family, "%s skipped: %s" % (where, e))
@@ -627,7 +630,7 @@ class _Reclaim:
             self._error(family, "%s: %s" % (where, e))
             return
         try:
-            after = self._splits_bytes(root_fd, names)
+            after = self._splits_bytes(key_fd, names)
         except OSError:
             after = before  # cannot tell: nothing counted
         self._item(family, key, "%s/%s" % (aid, mid), max(0, before - after), "split data DSS no longer uses")

@@ -143,7 +143,7 @@ def _push(stack, fd, name, parent_fd):
     stack.append((fd, name, parent_fd, iter(children), own))
 
 
-def _tree(parent_fd, name, remove, links) -> int:
+def _tree(parent_fd, name, remove, links, folder_only=False) -> int:
     """Measure (``remove`` false) or remove entry ``name`` of ``parent_fd``, whatever
     it is; the bytes freed. Iterative (no recursion limit), one descriptor per level,
     every folder opened with O_NOFOLLOW relative to its parent's descriptor.
@@ -153,7 +153,7 @@ def _tree(parent_fd, name, remove, links) -> int:
     try:
         fd = open_dir_at(parent_fd, name)
     except OSError as e:
-        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+        if folder_only or e.errno not in (errno.ENOTDIR, errno.ELOOP):
             raise
         return _leaf(parent_fd, name, None, remove, links)
     stack = []  # (fd, name, parent fd, iterator of DirEntry, own blocks) per level
@@ -195,10 +195,12 @@ def _tree(parent_fd, name, remove, links) -> int:
     return freed
 
 
-def tree_bytes_at(parent_fd, name, links=None) -> int:
+def tree_bytes_at(parent_fd, name, links=None, folder_only=False) -> int:
     """Bytes a removal of entry ``name`` of ``parent_fd`` would free (dry run); pass
-    the same ``links`` dict for a whole run to count files hard-linked between entries."""
-    return _tree(parent_fd, name, False, {} if links is None else links)
+    the same ``links`` dict for a whole run to count files hard-linked between entries.
+    ``folder_only``: an entry that is not a real folder (a link, a file) raises the OSError
+    of opening it (ELOOP, ENOTDIR) instead of being measured."""
+    return _tree(parent_fd, name, False, {} if links is None else links, folder_only)
 
 
 def remove_at(parent_fd, name) -> int:
