@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Tuple
 
-from . import adminproject, audit, backup, caches, capacity, culling, dssapi, history, monitoring, retention, settings
+from . import (adminproject, audit, backup, caches, capacity, culling, dssapi, history, monitoring, reclaim, retention,
+               settings)
 from .errors import ParameterError, Unavailable
 from .params import CHOICES_SCRIPT, Param, parse_params, to_dss_json, values_of
 
@@ -172,6 +173,10 @@ OPERATIONS = {
                   progress_target=retention.progress_target(retention.SCENARIOS)),
         Operation(retention.EXPORTS.id, retention.EXPORTS.title, retention.EXPORT_PARAMS, retention.run_exports,
                   reads_dip_home=True, progress_target=retention.progress_target(retention.EXPORTS)),
+        # saved_models/, analysis-data/, the project-keyed folders, DIP_HOME's root, diagnosis/: measured,
+        # deleted; saved-model versions and ML splits deleted through the DSS API
+        Operation(reclaim.OPERATION_ID, reclaim.TITLE, reclaim.PARAMS, reclaim.run, reclaim.check,
+                  reads_dip_home=True, progress_target=reclaim.progress_target),
         # the DSS API, and /proc for the memory of local kernels (readable for other users' processes)
         Operation(culling.OPERATION_ID, culling.TITLE, culling.PARAMS, culling.run, reads_dip_home=False,
                   progress_target=culling.progress_target),

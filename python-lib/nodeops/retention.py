@@ -54,15 +54,20 @@ DRY_RUN = Param("dry_run", "BOOLEAN", "Dry run", default=True,
 FAIL_ON_ERROR = Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
                       description="Fail the step when an entry could not be read or deleted, or the purge could not run.")
 
+#: The project scope of an operation that works project by project (the purges, reclaim-disk):
+#: the same two fields, checked by :func:`check_scope` and read by :func:`project_filter`.
+PROJECTS_MODE = Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES, mandatory=True,
+                      description="Which projects' folders are purged (orphans: see below).")
+PROJECTS = Param("projects", "MULTISELECT", "Project keys", default=(), choices_from="projects",
+                 visible_if="['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
+                 description="The projects purged ('Only the listed projects') or spared ('All but the listed projects').")
+
 LOG_PARAMS = (
     RETENTION_DAYS,
     Param("keep_last", "INT", "Always keep the newest", default=20, min=0, max=MAX_COUNT, mandatory=True,
           description="Always keep this many newest entries per project (job logs) or per scenario (scenario runs), whatever their age."),
-    Param("projects_mode", "SELECT", "Projects", default="ALL", choices=PROJECTS_MODES, mandatory=True,
-          description="Which projects' folders are purged (orphans: see below)."),
-    Param("projects", "MULTISELECT", "Project keys", default=(), choices_from="projects",
-          visible_if="['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
-          description="The projects purged ('Only the listed projects') or spared ('All but the listed projects')."),
+    PROJECTS_MODE,
+    PROJECTS,
     Param("include_orphans", "BOOLEAN", "Include orphans", default=True,
           description="Also purge folders of projects that no longer exist in DSS."),
     DRY_RUN,
@@ -283,6 +288,11 @@ def scope_problems(family, params, ctx):
     """The problems of the scope parameters (the runner checks them before anything happens)."""
     if family.depth == 1:
         return []
+    return check_scope(params, ctx)
+
+
+def check_scope(params, ctx):
+    """The problems of ``projects_mode`` and ``projects`` (:data:`PROJECTS_MODE`, :data:`PROJECTS`)."""
     mode, keys = params.projects_mode, params.projects
     problems = []
     for k in keys:
@@ -301,10 +311,16 @@ def _selected_projects(family, params, ctx):
     """A predicate on project keys; refuses bad scope parameters."""
     if family.depth == 1:
         return lambda key: True
+    return project_filter(family.id, params, ctx)
+
+
+def project_filter(operation_id, params, ctx):
+    """A predicate on project keys from ``projects_mode`` and ``projects``; refuses bad ones
+    (ParameterError naming ``operation_id``)."""
     mode, keys = params.projects_mode, params.projects
-    problems = scope_problems(family, params, ctx)
+    problems = check_scope(params, ctx)
     if problems:
-        raise ParameterError(family.id, problems)
+        raise ParameterError(operation_id, problems)
     if mode == "CURRENT":
         return lambda key: key == ctx.project_key
     if mode == "INCLUDED":
@@ -564,33 +580,37 @@ class _Purge:
             os.close(fd)
 
     def _delete(self, folder_fd, doomed, trash, remover):
-        """Park every doomed entry in the trash (in order, here), have the trash's threads
-        remove them; [(entry, bytes freed)] of those fully removed. While the trash
-        cannot be created (full disk), remove in place, here."""
-        errors = self.report.errors
-        pending, done = [], []
-        for entry in doomed:
-            try:
-                if trash.ready():
-                    try:
-                        pending.append((entry, remover.submit(trash.park(folder_fd, entry.name))))
-                        continue
-                    except OSError as e:
-                        if e.errno not in safefs.FULL:  # a full trash folder: remove in place
-                            raise
-                done.append((entry, trash.remove_in_place(folder_fd, entry.name)))
-            except safedelete.Incomplete as e:
-                errors.append("%s: partly deleted, %d item(s) could not be removed (first: %s)"
-                              % (entry.path, e.failures, e.strerror))
-            except (OSError, safedelete.UnsafePath) as e:
-                errors.append("%s: could not delete (%s)" % (entry.path, getattr(e, "strerror", None) or e))
-        for entry, future in pending:
-            try:
-                done.append((entry, future.result()))
-            except OSError as e:
-                errors.append("%s: moved to the trash %s but could not be removed (%s); the next real run retries"
-                              % (entry.path, trash.path, e.strerror or e))
-        return done
+        return delete_entries(folder_fd, doomed, trash, remover, self.report.errors)
+
+
+def delete_entries(folder_fd, doomed, trash, remover, errors):
+    """Park every doomed entry (``.name``, ``.path``) of the folder open as ``folder_fd`` in the
+    trash (in order, here), have the trash's threads remove them; [(entry, bytes freed)] of those
+    fully removed, each failure added to ``errors``. While the trash cannot be created (full
+    disk), remove in place, here."""
+    pending, done = [], []
+    for entry in doomed:
+        try:
+            if trash.ready():
+                try:
+                    pending.append((entry, remover.submit(trash.park(folder_fd, entry.name))))
+                    continue
+                except OSError as e:
+                    if e.errno not in safefs.FULL:  # a full trash folder: remove in place
+                        raise
+            done.append((entry, trash.remove_in_place(folder_fd, entry.name)))
+        except safedelete.Incomplete as e:
+            errors.append("%s: partly deleted, %d item(s) could not be removed (first: %s)"
+                          % (entry.path, e.failures, e.strerror))
+        except (OSError, safedelete.UnsafePath) as e:
+            errors.append("%s: could not delete (%s)" % (entry.path, getattr(e, "strerror", None) or e))
+    for entry, future in pending:
+        try:
+            done.append((entry, future.result()))
+        except OSError as e:
+            errors.append("%s: moved to the trash %s but could not be removed (%s); the next real run retries"
+                          % (entry.path, trash.path, e.strerror or e))
+    return done
 
 
 def run(ctx, params, progress=None, family=JOBS) -> Report:

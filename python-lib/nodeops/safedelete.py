@@ -38,7 +38,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .safefs import FULL, open_dir_at
+from .safefs import FULL, UnsafeFile, open_dir_at, open_folder
 
 #: Threads removing parked entries at once (I/O bound; 4 was the best of 1, 2, 4
 #: and 8 on the benchmark's tree, see tests/bench/bench_purge.py).
@@ -147,7 +147,7 @@ def _other_filesystem(name):
     return OSError(errno.EXDEV, "another filesystem is mounted here; left alone", name)
 
 
-def _tree(parent_fd, name, remove, links) -> int:
+def _tree(parent_fd, name, remove, links, folder_only=False) -> int:
     """Measure (``remove`` false) or remove entry ``name`` of ``parent_fd``, whatever
     it is; the bytes freed. Iterative (no recursion limit), one descriptor per level,
     every folder opened with O_NOFOLLOW relative to its parent's descriptor, and never a
@@ -159,7 +159,7 @@ def _tree(parent_fd, name, remove, links) -> int:
     try:
         fd = open_dir_at(parent_fd, name)
     except OSError as e:
-        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+        if folder_only or e.errno not in (errno.ENOTDIR, errno.ELOOP):
             raise
         return _leaf(parent_fd, name, None, remove, links)
     try:
@@ -211,10 +211,12 @@ def _tree(parent_fd, name, remove, links) -> int:
     return freed
 
 
-def tree_bytes_at(parent_fd, name, links=None) -> int:
+def tree_bytes_at(parent_fd, name, links=None, folder_only=False) -> int:
     """Bytes a removal of entry ``name`` of ``parent_fd`` would free (dry run); pass
-    the same ``links`` dict for a whole run to count files hard-linked between entries."""
-    return _tree(parent_fd, name, False, {} if links is None else links)
+    the same ``links`` dict for a whole run to count files hard-linked between entries.
+    ``folder_only``: an entry that is not a real folder (a link, a file) raises the OSError
+    of opening it (ELOOP, ENOTDIR) instead of being measured."""
+    return _tree(parent_fd, name, False, {} if links is None else links, folder_only)
 
 
 def remove_at(parent_fd, name) -> int:
@@ -227,10 +229,16 @@ class Trash:
     """A family folder (jobs, scenarios, exports) of DIP_HOME: its descriptor (which
     the purge walks from), its lock (an ``flock`` on that descriptor) and its trash."""
 
-    def __init__(self, dip_home, family):
+    def __init__(self, dip_home, family, parents=()):
         check_name(family, "family")
+        for name in parents:
+            check_name(name, "folder")
         self.dip_home = Path(dip_home)
-        self.root = self.dip_home / family
+        #: Folders between DIP_HOME and the family folder (``("jupyter-run",)`` for
+        #: ``jupyter-run/dku-workdirs``), each opened like the family folder: never through a link.
+        self.parents = tuple(parents)
+        self.relative = "/".join(self.parents + (family,))
+        self.root = self.dip_home.joinpath(*self.parents, family)
         self.path = self.root / TRASH
         self.root_fd = None  # the family folder, opened once (O_NOFOLLOW)
         self._fd = None  # the trash folder, opened once (O_NOFOLLOW)
@@ -245,15 +253,10 @@ class Trash:
         """The family folder's descriptor: DIP_HOME itself may be a symlink (the
         administrator's choice); the family folder may not."""
         if self.root_fd is None:
-            home = os.open(str(self.dip_home), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                self.root_fd = open_dir_at(home, self.root.name)
-            except OSError as e:
-                if e.errno in (errno.ENOTDIR, errno.ELOOP):
-                    raise UnsafePath("%s is not a real folder (symlink or file)" % self.root) from None
-                raise
-            finally:
-                os.close(home)
+                self.root_fd = open_folder(self.dip_home, *self.parents, self.root.name)
+            except UnsafeFile:
+                raise UnsafePath("%s is not a real folder (symlink or file)" % self.root) from None
         return self.root_fd
 
     def acquire(self, shared=False):
@@ -265,7 +268,7 @@ class Trash:
         except OSError as e:
             self.release()
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise LockHeld("another node-ops purge of %s is running" % self.root.name) from None
+                raise LockHeld("another node-ops purge of %s is running" % self.relative) from None
             raise
         return self
 

@@ -16,8 +16,9 @@ from bench_capacity_scan import bench_capacity_scan  # noqa: E402
 from bench_cull import bench_cull  # noqa: E402
 from bench_datadir import bench_datadir  # noqa: E402
 from bench_purge import bench_purge  # noqa: E402
+from bench_reclaim import bench_reclaim  # noqa: E402
 
-BENCHMARKS = (bench_datadir, bench_capacity_scan, bench_purge, bench_cull, bench_audit, bench_backup,
+BENCHMARKS = (bench_datadir, bench_capacity_scan, bench_purge, bench_reclaim, bench_cull, bench_audit, bench_backup,
               bench_backup_memory)
 
 

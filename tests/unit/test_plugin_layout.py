@@ -98,7 +98,7 @@ def test_impersonate_follows_the_registry(plugin_zip):
     assert flags == {m: not operations.macro(m).operation.reads_dip_home for m in macros}, \
         "runnable.json impersonate differs from nodeops.operations reads_dip_home; run tools/sync_params.py"
     assert {m for m, f in flags.items() if f is False} == {
-        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs",
+        "backup", "capacity-report", "config-audit", "purge-exports", "purge-job-logs", "purge-scenario-logs", "reclaim-disk",
         "purge-exports-table", "purge-job-logs-table", "purge-scenario-logs-table"}
     assert {m for m, f in flags.items() if f is True} == {"collect-metrics", "cull-kernels", "setup-admin-project",
                                                           "cull-kernels-table"}
@@ -346,6 +346,7 @@ def test_long_forms_have_sections(plugin_zip):
 VISIBILITY = {
     ("purge-job-logs", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
     ("purge-scenario-logs", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
+    ("reclaim-disk", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
     ("backup", "exclude"): "model.scope == 'DATA_DIR'",
     ("cull-kernels", "max_busy_hours"): "model.protect_busy",
     ("capacity-report", "forecast_days"): "model.history",
@@ -382,6 +383,7 @@ MANDATORY = {
     "purge-job-logs": {"retention_days", "keep_last", "projects_mode"},
     "purge-scenario-logs": {"retention_days", "keep_last", "projects_mode"},
     "purge-exports": {"retention_days"},
+    "reclaim-disk": {"retention_days", "keep_versions", "projects_mode"},
     "cull-kernels": {"max_idle_hours", "max_age_hours", "max_memory_mb", "max_busy_hours"},
     "backup": {"scope", "compression", "keep_daily", "keep_weekly", "keep_monthly"},
     "capacity-report": {"top_n", "min_disk_gb", "forecast_days"},
@@ -423,6 +425,7 @@ def test_pickers_are_declared_with_their_script(plugin_zip):
             assert "paramsPythonSetup" not in descriptor, (kind, comp_id)
     assert pickers == {
         "purge-job-logs": {"projects": "MULTISELECT"}, "purge-scenario-logs": {"projects": "MULTISELECT"},
+        "reclaim-disk": {"projects": "MULTISELECT"},
         "cull-kernels": {"exempt_users": "MULTISELECT", "exempt_projects": "MULTISELECT"},
         "setup-admin-project": {"timezone": "SELECT", "alert_channel": "SELECT"},
     }
