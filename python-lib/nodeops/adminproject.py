@@ -72,6 +72,11 @@ PARAMS = (
           description="Report what would be created or changed; change nothing."),
 )
 
+#: The switches of the weekly reclaim-disk step (issue 16): saved-model versions and ML splits on,
+#: deleted projects' data and pre-migration backups off until an administrator turns them on.
+RECLAIM_STEP = {"retention_days": 30, "keep_versions": 3, "saved_model_versions": True, "ml_unused_splits": True,
+                "deleted_projects_data": False, "pre_migration_backups": False, "diagnosis": True}
+
 #: The flags of a project permission as DSS stores them (a DSS 8 export's params.json).
 PERMISSION_FLAGS = ("admin", "readProjectContent", "writeProjectContent", "exportDatasetsData", "readDashboards",
                     "writeDashboards", "moderateDashboards", "runScenarios", "manageDashboardAuthorizations",
@@ -203,6 +208,13 @@ def desired_scenarios(params, inherit=frozenset()) -> List[ScenarioSpec]:
             plugin_step("config-audit", "Configuration audit",
                         dict({"fail_severity": "FAIL"}, **_own(params, inherit, admin_project_key="project_key",
                                                                 backup_dir="backup_dir")), 0)]),
+        # Sunday 03:00: what DSS never cleans itself. The families that delete whole folders of data
+        # (deleted projects' data, pre-migration backups) stay off until an administrator turns them on
+        # in the step.
+        ScenarioSpec("RECLAIM_DISK", "Reclaim disk",
+                     _trigger("Weekly", tz, hour=3, minute=0, daysOfWeek=["Sunday"]), [
+            plugin_step("reclaim-disk", "Reclaim disk", dict(RECLAIM_STEP, projects_mode="ALL", dry_run=False,
+                                                             fail_on_error=True), 1)]),
         ScenarioSpec("MONITORING", "Monitoring", _trigger("Minutely", tz, repeatFrequency=5), [
             plugin_step("collect-metrics", "Collect metrics", {"history": True}, 0),
             dict(plugin_step("health-check", "Health check", {}, 0),
@@ -352,7 +364,7 @@ def plan(setup, params, user, channel=None, no_reporter=None, inherit=frozenset(
         actions.append(Action("project %s" % key, "create", "does not exist",
                               lambda: setup.create_project(params.project_name, user,
                                                            "DSS administration tasks scheduled by the node-ops "
-                                                           "plugin: purges, kernel culling, capacity report, "
+                                                           "plugin: purges, disk reclaim, kernel culling, capacity report, "
                                                            "configuration audit. Administrators only.")))
     else:
         actions.append(Action("project %s" % key, "keep", "exists"))

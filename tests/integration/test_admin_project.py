@@ -23,6 +23,7 @@ SCENARIOS = {"NIGHTLY_CLEANUP": ("Daily", 2, 0, None, ["purge-job-logs", "purge-
              "KERNEL_CULLING": ("Hourly", 0, 10, None, ["cull-kernels"]),
              "CAPACITY_REPORT": ("Daily", 6, 0, None, ["capacity-report"]),
              "CONFIG_AUDIT": ("Weekly", 7, 0, ["Monday"], ["config-audit"]),
+             "RECLAIM_DISK": ("Weekly", 3, 0, ["Sunday"], ["reclaim-disk"]),
              "MONITORING": ("Minutely", None, None, None, ["collect-metrics", "health-check"])}
 #: Every macro of the plugin (the folders DSS loads), but setup-admin-project itself.
 MACROS = {p.name for p in (ROOT / "python-runnables").iterdir() if (p / "runnable.json").is_file()} - {

@@ -265,18 +265,29 @@ def test_reclaimable_figures_name_the_reclaim_disk_switches_from_the_scan_alone(
                          "saved_model_versions, ml_unused_splits"}
 
     orphan_folders = [dip_home / top / key for key in ("GONE_PROJ", "OLD_POC") for top in ("jobs", "scenarios")]
+    # the builder's data of OLD_POC in the other project-keyed folders (jupyter-run's per-project
+    # working directories sit one level deeper than the scan's breakdown: reclaim-disk finds those)
+    written = model["fixtures"]["orphan_data"]
+    assert "GONE_PROJ" not in written
+    orphan_folders += [dip_home / w["path"] for w in written["OLD_POC"].values() if w["path"].count("/") == 1]
+    assert {p.parent.name for p in orphan_folders} >= {"saved_models", "analysis-data", "managed_datasets",
+                                                       "managed_folders"}
     assert all(p.is_dir() for p in orphan_folders)
     # nothing else of these keys in the project-keyed folders: their du is the whole of it
     assert not [p for top in ("saved_models", "analysis-data", "managed_datasets", "managed_folders")
-                for p in (dip_home / top).glob("*") if p.name.split(".")[0] in ("GONE_PROJ", "OLD_POC")]
+                for p in (dip_home / top).glob("*")
+                if p.name.split(".")[0] in ("GONE_PROJ", "OLD_POC") and p not in orphan_folders]
     deleted = rows["deleted_projects_data"]
     assert deleted["disk_bytes"] == sum(du_bytes(p) for p in orphan_folders) > 0
     assert "2 deleted project(s): " in deleted["what"] and "GONE_PROJ" in deleted["what"] and "OLD_POC" in deleted["what"]
     for project in spec["projects"]:
         assert project["key"] not in deleted["what"]
 
-    assert rows["pre_migration_backups"]["disk_bytes"] == du_bytes(backup)
-    assert "1 _pre_migration_backup_*" in rows["pre_migration_backups"]["what"]
+    backups = [backup] + [dip_home / b["path"] for b in model["fixtures"]["pre_migration_backups"]]
+    assert len(backups) == len(spec["pre_migration_backups"]) + 1 and all(b.is_dir() for b in backups)
+    assert model["fixtures"]["diagnosis"], "the builder's diagnosis files count too"
+    assert rows["pre_migration_backups"]["disk_bytes"] == sum(du_bytes(b) for b in backups)
+    assert "%d _pre_migration_backup_*" % len(backups) in rows["pre_migration_backups"]["what"]
     diagnosis = rows["diagnosis"]["disk_bytes"]
     assert diagnosis == du_bytes(dip_home / "diagnosis") - os.lstat(dip_home / "diagnosis").st_blocks * 512
     for switch in ("pre_migration_backups", "diagnosis"):
@@ -288,7 +299,7 @@ def test_reclaimable_figures_name_the_reclaim_disk_switches_from_the_scan_alone(
     assert any(line in n for n in report["notes"])
     figures = {f["key"]: f["value"] for f in report["summary"]}
     assert figures["reclaimable_deleted_projects_data_bytes"] == deleted["disk_bytes"]
-    assert figures["reclaimable_pre_migration_backups_bytes"] == du_bytes(backup)
+    assert figures["reclaimable_pre_migration_backups_bytes"] == sum(du_bytes(b) for b in backups)
     assert figures["reclaimable_diagnosis_bytes"] == diagnosis
 
     # what is gone is no longer counted; with config/projects unreadable, no project is called deleted

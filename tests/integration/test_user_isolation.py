@@ -32,11 +32,12 @@ DAY_MS = 24 * 3600 * 1000
 
 
 def spec():
-    """A small instance: old and new job logs, scenario runs and exports, two notebook sessions
-    (one idle for 50 h), nothing that fails the audit or the health check."""
+    """A small instance: old and new job logs, scenario runs and exports, saved models with old
+    versions, two notebook sessions (one idle for 50 h), nothing that fails the audit or the
+    health check."""
     return {
         "seed": 11, "dss_version": "14.2.1",
-        "projects": [{"key": "SALES", "name": "Sales", "owner": "alice", "managed_datasets": 1,
+        "projects": [{"key": "SALES", "name": "Sales", "owner": "alice", "managed_datasets": 1, "saved_models": 8,
                       "jobs": {"count": 40, "max_age_days": 90, "running": 1, "log_bytes": [500, 2000]},
                       # inactive: its failed runs do not count for the health check
                       "scenarios": [{"id": "NIGHTLY", "runs": 40, "every_hours": 24, "active": False}],
@@ -187,7 +188,7 @@ def test_every_generated_scenario_runs_end_to_end_under_user_isolation(instance,
     project = client.get_project("ADMIN")
     scenarios = {s["id"] for s in project.list_scenarios()}
     assert scenarios == {"NIGHTLY_CLEANUP", "KERNEL_CULLING", "CAPACITY_REPORT", "CONFIG_AUDIT", "MONITORING",
-                         "BACKUP"}
+                         "BACKUP", "RECLAIM_DISK"}
     jobs_before = listing(dip_home / "jobs" / "SALES")
     runs_before = listing(dip_home / "scenarios" / "SALES" / "NIGHTLY")
     exports_before = listing(dip_home / "exports")
@@ -198,7 +199,9 @@ def test_every_generated_scenario_runs_end_to_end_under_user_isolation(instance,
     runs = {}
     # In the order of their schedules: BACKUP (01:00 daily) before CONFIG_AUDIT (Monday 07:00), which
     # checks the backup folder of the setup; MONITORING last: its health check counts failed runs
-    for sid in ("NIGHTLY_CLEANUP", "KERNEL_CULLING", "CAPACITY_REPORT", "BACKUP", "CONFIG_AUDIT", "MONITORING"):
+    versions_before = {p.name for p in dip_home.glob("saved_models/*/*/versions/*")}
+    for sid in ("NIGHTLY_CLEANUP", "KERNEL_CULLING", "CAPACITY_REPORT", "BACKUP", "CONFIG_AUDIT", "RECLAIM_DISK",
+                "MONITORING"):
         run = runs[sid] = run_scenario_and_wait(project.get_scenario(sid))
         assert run.outcome == "SUCCESS", (sid, step_errors(run))
         assert [o for _, o, _ in step_errors(run)] == ["SUCCESS"] * len(run.get_details().steps)
@@ -215,6 +218,14 @@ def test_every_generated_scenario_runs_end_to_end_under_user_isolation(instance,
         assert [e["uid"] for e in executions(sim, "macro", op)] == [iso.service.uid]
     variables = sim.state.scenario_variables[("ADMIN", "NIGHTLY_CLEANUP", runs["NIGHTLY_CLEANUP"].id)]
     assert variables["nodeops_purge_job_logs_deleted"] == len(jobs_before) - len(listing(dip_home / "jobs" / "SALES"))
+
+    # the weekly reclaim deleted old saved-model versions through the API, as the service account; never an active one
+    versions_after = {p.name for p in dip_home.glob("saved_models/*/*/versions/*")}
+    assert versions_after < versions_before
+    active = {sm["activeVersion"] for sms in sim.state.model["saved_models"].values() for sm in sms}
+    assert active <= versions_after
+    assert [e["uid"] for e in executions(sim, "step", "reclaim-disk")] == [iso.user.uid]
+    assert [e["uid"] for e in executions(sim, "macro", "reclaim-disk")] == [iso.service.uid]
 
     # kernel culling ran impersonated, through the API only: the forgotten kernel is gone
     assert [e["uid"] for e in executions(sim, "step", "cull-kernels")] == [iso.user.uid]
