@@ -1,0 +1,339 @@
+"""reclaim-disk under attack (issue 16): what it must never delete, bad input in DIP_HOME, an
+API that answers too slowly, an interrupted run, bytes freed and the dry run's plan. Real files,
+the simulator over HTTP, the real command line. Each test here failed when written (an
+independent attack; the plugin was not changed). Checked and found sound (no test): names of
+255 bytes and not UTF-8, a silent API on every call reclaim-disk makes, DSS not reachable, a
+folder flipped for a symlink while runs go on (diagnosis, diagnosis/sub, managed_datasets,
+an orphan's subfolder, jupyter-run)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dssbench import cli as nodeops_cli
+from dssbench.datadir import small_spec
+from dssbench.harness import Harness
+
+OLD = time.time() - 400 * 86400
+ONLY = {"saved_model_versions": False, "ml_unused_splits": False, "deleted_projects_data": False,
+        "pre_migration_backups": False, "diagnosis": False}
+
+
+@pytest.fixture
+def instance(new_instance, start_sim):
+    dip_home, model = new_instance(small_spec())
+    sim = start_sim(dip_home, model)
+    return dip_home, model, sim, Harness(sim)
+
+
+def cli_args(sim, dip_home, **params):
+    args = ["reclaim-disk", "--format", "json", "--dip-home", dip_home, "--url", sim.url,
+            "--api-key", sim.api_key("admin")]
+    for k, v in params.items():
+        value = ("true" if v else "false") if isinstance(v, bool) else ",".join(v) if isinstance(v, list) else v
+        args += ["--" + k.replace("_", "-"), value]
+    return args
+
+
+def run_cli(sim, dip_home, **params):
+    out = nodeops_cli.run(*cli_args(sim, dip_home, **params))
+    try:
+        report = json.loads(out.stdout)
+    except ValueError:
+        report = None
+    return out.returncode, report, out.stderr
+
+
+def figure(report, key):
+    return next(f["value"] for f in report["summary"] if f["key"] == key)
+
+
+def only(family, **more):
+    p = dict(ONLY)
+    p[family] = True
+    p.update(more)
+    return p
+
+
+def old_tree(path, files=2, size=30000):
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        (path / ("f%d.bin" % i)).write_bytes(os.urandom(size))
+    for p in [path] + list(path.iterdir()):
+        os.utime(p, (OLD, OLD))
+
+
+# ---- data of a project that still exists -----------------------------------------------------
+@pytest.mark.parametrize("kind", ["dataset", "managed_folder"])
+def test_data_of_an_existing_project_at_a_custom_path_is_not_deleted(instance, kind):
+    """DSS lets the "path in connection" of a managed dataset or folder be changed (its default is
+    ``${projectKey}/<name>``). An existing project's dataset whose data sits at
+    managed_datasets/ARCHIVE_2023/orders, or its managed folder at managed_folders/SHARED_REPORTS,
+    is that project's data, not a deleted project's: reclaim-disk deletes it."""
+    dip_home, model, sim, h = instance
+    key = model["projects"][0]["projectKey"]
+    if kind == "dataset":
+        ds_dir = dip_home / "config" / "projects" / key / "datasets"
+        conf = next(p for p in sorted(ds_dir.iterdir())
+                    if json.loads(p.read_text()).get("params", {}).get("connection") == "filesystem_managed")
+        ds = json.loads(conf.read_text())
+        ds["params"]["path"] = "ARCHIVE_2023/orders"
+        conf.write_text(json.dumps(ds))
+        data = dip_home / "managed_datasets" / "ARCHIVE_2023" / "orders"
+    else:
+        conf = dip_home / "config" / "projects" / key / "managed_folders" / "Xy12Ab34.json"
+        conf.parent.mkdir(exist_ok=True)
+        conf.write_text(json.dumps({"id": "Xy12Ab34", "projectKey": key, "name": "reports", "type": "Filesystem",
+                                    "params": {"connection": "filesystem_folders", "path": "SHARED_REPORTS"}}))
+        data = dip_home / "managed_folders" / "SHARED_REPORTS"
+    old_tree(data)
+    code, report, err = run_cli(sim, dip_home, dry_run=False, **only("deleted_projects_data"))
+    assert code in (0, 1), err
+    assert data.is_dir() and len(list(data.iterdir())) == 2, \
+        "deleted the data of %s %s of the existing project %s" % (kind, conf.stem, key)
+
+
+# ---- bad input in DIP_HOME -------------------------------------------------------------------
+def test_a_dss_version_file_nested_too_deep_is_a_doubt_not_a_traceback(instance, tmp_path):
+    dip_home, model, sim, h = instance
+    old = dip_home / "_pre_migration_backup_20200101-000000"
+    old_tree(old)
+    (dip_home / "dss-version.json").write_text("[" * 200000 + "]" * 200000)
+    code, report, err = run_cli(sim, dip_home, dry_run=False, **only("pre_migration_backups"))
+    assert "Traceback" not in err, err
+    assert code == 1 and old.is_dir()
+
+
+# ---- kill -9 mid-run, then run again ---------------------------------------------------------------
+def install_kit(dip_home, tmp_path):
+    data = json.loads((dip_home / "dss-version.json").read_text())
+    kit = tmp_path / "dataiku-dss-kit"
+    kit.mkdir(exist_ok=True)
+    (kit / "dss-version.json").write_text(json.dumps({"product_version": data["product_version"]}))
+    env = dip_home / "bin" / "env-default.sh"
+    lines = [l for l in env.read_text().splitlines() if "DKUINSTALLDIR=" not in l]
+    env.write_text("\n".join(lines + ['export DKUINSTALLDIR="%s"' % kit]) + "\n")
+
+
+def test_a_pre_migration_backup_half_deleted_by_a_killed_run_is_finished_by_the_next_run(instance, tmp_path):
+    dip_home, model, sim, h = instance
+    install_kit(dip_home, tmp_path)
+    backup = dip_home / "_pre_migration_backup_20200101-000000"
+    subs = 150
+    for d in range(subs):
+        sub = backup / ("d%03d" % d)
+        sub.mkdir(parents=True)
+        for i in range(60):
+            (sub / ("f%d" % i)).write_bytes(b"x" * 10)
+        os.utime(sub, (OLD, OLD))
+    os.utime(backup, (OLD, OLD))
+    proc = subprocess.Popen([sys.executable, "-m", "nodeops"] + [str(a) for a in cli_args(
+        sim, dip_home, dry_run=False, **only("pre_migration_backups"))], env=nodeops_cli.env(None),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(os.listdir(str(backup))) < subs:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert backup.is_dir()  # half deleted
+    code, report, err = run_cli(sim, dip_home, dry_run=False, **only("pre_migration_backups"))
+    assert code == 0, err
+    assert not backup.exists(), "a half-deleted backup is left for another %s days: %s" % (
+        30, next(r for r in report["tables"] if r["key"] == "families")["rows"])
+
+
+# ---- bytes freed --------------------------------------------------------------------------------
+def blocks(*paths):
+    return sum(os.lstat(str(p)).st_blocks * 512 for p in paths)
+
+
+def test_a_folder_partly_removed_counts_the_bytes_it_freed(instance):
+    """An orphan folder with one file that cannot be removed: everything else is gone from the
+    disk, and the report says the family freed nothing."""
+    dip_home, model, sim, h = instance
+    orphan = dip_home / "managed_datasets" / "GONE_P"
+    old_tree(orphan / "data", files=3, size=200000)
+    stuck = orphan / "data" / "stuck.bin"
+    stuck.write_bytes(b"z" * 10)
+    freeable = blocks(*(orphan / "data" / ("f%d.bin" % i) for i in range(3)))
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    try:
+        code, report, err = run_cli(sim, dip_home, dry_run=False, **only("deleted_projects_data"))
+    finally:
+        for dirpath, _, files in os.walk(str(dip_home / "managed_datasets")):
+            for f in files:
+                subprocess.run(["chattr", "-i", os.path.join(dirpath, f)], check=False)
+    assert code == 1, err
+    left = [os.path.join(d, f) for d, _, fs in os.walk(str(dip_home / "managed_datasets")) for f in fs
+            if "GONE_P" in d]
+    assert [os.path.basename(p) for p in left] == ["stuck.bin"]  # the rest left the disk
+    rows = next(t for t in report["tables"] if t["key"] == "items")["rows"]
+    gone_p = sum(r["bytes"] for r in rows if r["item"] == "managed_datasets/GONE_P")
+    assert gone_p >= freeable, (gone_p, freeable, report["errors"])
+
+
+def test_a_hard_link_between_split_data_and_a_deleted_projects_folder_is_counted_the_same_in_both_runs(instance):
+    dip_home, model, sim, h = instance
+    task = next(t for ts in model["fixtures"]["ml_tasks"].values() for t in ts if t["splits_unused"])
+    split = dip_home / task["split_files"][task["splits_unused"][0]][0]
+    orphan = dip_home / "managed_datasets" / "GONE_P"
+    orphan.mkdir()
+    os.link(str(split), str(orphan / "copy.csv"))
+    params = dict(ONLY, ml_unused_splits=True, deleted_projects_data=True)
+    code, dry, err = run_cli(sim, dip_home, **params)
+    assert code == 0, err
+    code, real, err = run_cli(sim, dip_home, dry_run=False, **params)
+    assert code == 0, err
+    assert not split.exists() and not orphan.exists()
+    # the dry run's split tally is its own: the orphan's link looks like one of two and counts nothing
+    assert figure(real, "deleted_projects_data_bytes") == figure(dry, "deleted_projects_data_bytes")
+
+
+# ---- the dry run plans what the real run does --------------------------------------------------------
+def test_a_planted_trash_link_is_reported_by_the_dry_run_as_by_the_real_run(instance, tmp_path):
+    """managed_datasets/.node-ops-trash is a symlink: the real run refuses the folder (right), the dry
+    run says it would delete the orphans there, with no error."""
+    dip_home, model, sim, h = instance
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    old_tree(dip_home / "managed_datasets" / "GONE_P")
+    os.symlink(str(outside), str(dip_home / "managed_datasets" / ".node-ops-trash"))
+    code, dry, err = run_cli(sim, dip_home, **only("deleted_projects_data"))
+    code_real, real, err_real = run_cli(sim, dip_home, dry_run=False, **only("deleted_projects_data"))
+    assert (outside / "keep.txt").read_text() == "keep" and (dip_home / "managed_datasets" / "GONE_P").is_dir()
+    assert code_real == 1 and any("managed_datasets" in e for e in real["errors"]), err_real
+    listed = {r["item"] for t in dry["tables"] if t["key"] == "items" for r in t["rows"]}
+    assert "managed_datasets/GONE_P" not in listed, "the dry run plans a deletion the real run refuses"
+    assert code == 1 and any("managed_datasets" in e for e in dry["errors"]), dry["errors"]
+
+
+def test_kill_9_while_removing_a_deleted_projects_folder_then_dry_run_and_real_run(instance):
+    dip_home, model, sim, h = instance
+    orphan = dip_home / "managed_datasets" / "GONE_P"
+    subs = 150
+    for d in range(subs):
+        sub = orphan / ("d%03d" % d)
+        sub.mkdir(parents=True)
+        for i in range(60):
+            (sub / ("f%d" % i)).write_bytes(b"x" * 10)
+    trash = dip_home / "managed_datasets" / ".node-ops-trash"
+    proc = subprocess.Popen([sys.executable, "-m", "nodeops"] + [str(a) for a in cli_args(
+        sim, dip_home, dry_run=False, **only("deleted_projects_data"))], env=nodeops_cli.env(None),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            parked = [p for p in trash.iterdir() if "GONE_P" in p.name] if trash.is_dir() else []
+            if parked and len(os.listdir(str(parked[0]))) < subs:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not orphan.exists() and list(trash.iterdir())
+    code, dry, err = run_cli(sim, dip_home, **only("deleted_projects_data"))
+    assert code == 0, err
+    code, real, err = run_cli(sim, dip_home, dry_run=False, **only("deleted_projects_data"))
+    assert code == 0, err
+    assert not list(trash.iterdir())
+    assert figure(dry, "deleted_projects_data_bytes") == figure(real, "deleted_projects_data_bytes"), \
+        "the dry run does not count what an interrupted run left in the trash; the real run frees it"
+
+
+# ---- a wide diagnosis folder ------------------------------------------------------------------------------
+def test_a_diagnosis_folder_with_many_subfolders_under_the_usual_open_file_limit(instance):
+    """Every subfolder of a folder is opened before any is walked: 1,500 subfolders under
+    ``ulimit -n 1024`` (a login shell's default) leave hundreds of folders unread."""
+    dip_home, model, sim, h = instance
+    diag = dip_home / "diagnosis" / "by-run"
+    for i in range(1500):
+        f = diag / ("run-%04d" % i) / "diag.zip"
+        f.parent.mkdir(parents=True)
+        f.write_bytes(b"x" * 100)
+        os.utime(str(f), (OLD, OLD))
+    out = subprocess.run(["prlimit", "--nofile=1024"] + [sys.executable, "-m", "nodeops"] + [
+        str(a) for a in cli_args(sim, dip_home, dry_run=False, **only("diagnosis"))],
+        env=nodeops_cli.env(None), capture_output=True, text=True)
+    assert "Traceback" not in out.stderr, out.stderr
+    report = json.loads(out.stdout)
+    left = [p for p in diag.rglob("diag.zip")]
+    assert not left and out.returncode == 0, (len(left), report["errors"][:2])
+
+
+# ---- a DSS (or a proxy in front of it) that answers one byte at a time ------------------------------------
+def trickling_proxy(upstream, pattern):
+    """An HTTP proxy to ``upstream`` that answers requests whose path matches ``pattern`` with
+    a 200 whose body comes one byte every 0.3 s, for ever (each read is within any timeout)."""
+    import http.server
+    import re
+    import threading
+    import requests as _requests
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def _any(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if re.search(pattern, self.path):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                try:
+                    self.wfile.write(b"[")
+                    for _ in range(400):
+                        time.sleep(0.3)
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                except OSError:
+                    pass
+                return
+            r = _requests.request(self.command, upstream + self.path, data=body,
+                                  headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+            self.send_response(r.status_code)
+            for k, v in r.headers.items():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(r.content)))
+            self.end_headers()
+            self.wfile.write(r.content)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, "http://127.0.0.1:%d" % server.server_address[1]
+
+
+def test_an_answer_that_trickles_still_times_out(instance):
+    dip_home, model, sim, h = instance
+    server, url = trickling_proxy(sim.url, r"/savedmodels/[^/]+/versions")
+    args = cli_args(sim, dip_home, **only("saved_model_versions", api_timeout=1))
+    args[args.index(sim.url)] = url
+    start = time.monotonic()
+    try:
+        out = subprocess.run([sys.executable, "-m", "nodeops"] + [str(a) for a in args], env=nodeops_cli.env(None),
+                             capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - start
+    except subprocess.TimeoutExpired:
+        took = None
+    finally:
+        server.shutdown()
+    assert took is not None and took < 30, "reclaim-disk --api-timeout 1 was still waiting after 60 s"
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
