@@ -16,41 +16,23 @@ import time
 import pytest
 
 from dssbench import cli as nodeops_cli
-from dssbench.datadir import small_spec
-from dssbench.harness import Harness
+import test_reclaim_disk as base
+from test_reclaim_disk import figure, install_kit, old_tree, run_cli
+
+instance = base.instance  # the fixture: a small instance and its simulator
 
 OLD = time.time() - 400 * 86400
 ONLY = {"saved_model_versions": False, "ml_unused_splits": False, "deleted_projects_data": False,
         "pre_migration_backups": False, "diagnosis": False}
 
 
-@pytest.fixture
-def instance(new_instance, start_sim):
-    dip_home, model = new_instance(small_spec())
-    sim = start_sim(dip_home, model)
-    return dip_home, model, sim, Harness(sim)
-
-
 def cli_args(sim, dip_home, **params):
+    """The arguments of ``python -m nodeops reclaim-disk`` (for a run this test kills or times)."""
     args = ["reclaim-disk", "--format", "json", "--dip-home", dip_home, "--url", sim.url,
             "--api-key", sim.api_key("admin")]
     for k, v in params.items():
-        value = ("true" if v else "false") if isinstance(v, bool) else ",".join(v) if isinstance(v, list) else v
-        args += ["--" + k.replace("_", "-"), value]
+        args += ["--" + k.replace("_", "-"), ("true" if v else "false") if isinstance(v, bool) else v]
     return args
-
-
-def run_cli(sim, dip_home, **params):
-    out = nodeops_cli.run(*cli_args(sim, dip_home, **params))
-    try:
-        report = json.loads(out.stdout)
-    except ValueError:
-        report = None
-    return out.returncode, report, out.stderr
-
-
-def figure(report, key):
-    return next(f["value"] for f in report["summary"] if f["key"] == key)
 
 
 def only(family, **more):
@@ -58,14 +40,6 @@ def only(family, **more):
     p[family] = True
     p.update(more)
     return p
-
-
-def old_tree(path, files=2, size=30000):
-    path.mkdir(parents=True, exist_ok=True)
-    for i in range(files):
-        (path / ("f%d.bin" % i)).write_bytes(os.urandom(size))
-    for p in [path] + list(path.iterdir()):
-        os.utime(p, (OLD, OLD))
 
 
 # ---- data of a project that still exists -----------------------------------------------------
@@ -110,14 +84,31 @@ def test_a_dss_version_file_nested_too_deep_is_a_doubt_not_a_traceback(instance,
 
 
 # ---- kill -9 mid-run, then run again ---------------------------------------------------------------
-def install_kit(dip_home, tmp_path):
-    data = json.loads((dip_home / "dss-version.json").read_text())
-    kit = tmp_path / "dataiku-dss-kit"
-    kit.mkdir(exist_ok=True)
-    (kit / "dss-version.json").write_text(json.dumps({"product_version": data["product_version"]}))
-    env = dip_home / "bin" / "env-default.sh"
-    lines = [l for l in env.read_text().splitlines() if "DKUINSTALLDIR=" not in l]
-    env.write_text("\n".join(lines + ['export DKUINSTALLDIR="%s"' % kit]) + "\n")
+def many_small_files(folder, subs, mtime=None):
+    for d in range(subs):
+        sub = folder / ("d%03d" % d)
+        sub.mkdir(parents=True)
+        for i in range(60):
+            (sub / ("f%d" % i)).write_bytes(b"x" * 10)
+        if mtime:
+            os.utime(str(sub), (mtime, mtime))
+
+
+def kill_9_when(sim, dip_home, family, started):
+    """Run reclaim-disk (real run, ``family`` only) and kill -9 it as soon as ``started()``."""
+    proc = subprocess.Popen([sys.executable, "-m", "nodeops"] + [str(a) for a in cli_args(
+        sim, dip_home, dry_run=False, **only(family))], env=nodeops_cli.env(None),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if started():
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
 
 
 def test_a_pre_migration_backup_half_deleted_by_a_killed_run_is_finished_by_the_next_run(instance, tmp_path):
@@ -125,26 +116,9 @@ def test_a_pre_migration_backup_half_deleted_by_a_killed_run_is_finished_by_the_
     install_kit(dip_home, tmp_path)
     backup = dip_home / "_pre_migration_backup_20200101-000000"
     subs = 150
-    for d in range(subs):
-        sub = backup / ("d%03d" % d)
-        sub.mkdir(parents=True)
-        for i in range(60):
-            (sub / ("f%d" % i)).write_bytes(b"x" * 10)
-        os.utime(sub, (OLD, OLD))
-    os.utime(backup, (OLD, OLD))
-    proc = subprocess.Popen([sys.executable, "-m", "nodeops"] + [str(a) for a in cli_args(
-        sim, dip_home, dry_run=False, **only("pre_migration_backups"))], env=nodeops_cli.env(None),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(os.listdir(str(backup))) < subs:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.002)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    many_small_files(backup, subs, OLD)
+    os.utime(str(backup), (OLD, OLD))
+    kill_9_when(sim, dip_home, "pre_migration_backups", lambda: len(os.listdir(str(backup))) < subs)
     assert backup.is_dir()  # half deleted
     code, report, err = run_cli(sim, dip_home, dry_run=False, **only("pre_migration_backups"))
     assert code == 0, err
@@ -222,26 +196,14 @@ def test_kill_9_while_removing_a_deleted_projects_folder_then_dry_run_and_real_r
     dip_home, model, sim, h = instance
     orphan = dip_home / "managed_datasets" / "GONE_P"
     subs = 150
-    for d in range(subs):
-        sub = orphan / ("d%03d" % d)
-        sub.mkdir(parents=True)
-        for i in range(60):
-            (sub / ("f%d" % i)).write_bytes(b"x" * 10)
+    many_small_files(orphan, subs)
     trash = dip_home / "managed_datasets" / ".node-ops-trash"
-    proc = subprocess.Popen([sys.executable, "-m", "nodeops"] + [str(a) for a in cli_args(
-        sim, dip_home, dry_run=False, **only("deleted_projects_data"))], env=nodeops_cli.env(None),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            parked = [p for p in trash.iterdir() if "GONE_P" in p.name] if trash.is_dir() else []
-            if parked and len(os.listdir(str(parked[0]))) < subs:
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.002)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+
+    def started():
+        parked = [p for p in trash.iterdir() if "GONE_P" in p.name] if trash.is_dir() else []
+        return bool(parked) and len(os.listdir(str(parked[0]))) < subs
+
+    kill_9_when(sim, dip_home, "deleted_projects_data", started)
     assert not orphan.exists() and list(trash.iterdir())
     code, dry, err = run_cli(sim, dip_home, **only("deleted_projects_data"))
     assert code == 0, err
