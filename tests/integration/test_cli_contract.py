@@ -4,6 +4,7 @@ anything), ``--help`` for every operation, ``--out`` checked before anything
 happens, and no call to a DSS API that never answers waits for ever."""
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -301,3 +302,69 @@ def test_after_one_timeout_a_run_stops_waiting_on_that_dss():
             with pytest.raises(Unavailable, match=r"not sent: an earlier call \(GET /dip/publicapi/projects/\)"):
                 dssapi.enabled_user_count(client)
         assert time.monotonic() - started < 0.5
+
+
+@contextlib.contextmanager
+def backend_answering(body_iter, length=None):
+    """A backend whose every answer is a 200 with a JSON body written from ``body_iter()`` (with a
+    Content-Length when ``length`` is given, else until the connection closes)."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if length is not None else "HTTP/1.0"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if length is not None:
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for chunk in body_iter():
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def trickle():
+    yield b"["
+    for _ in range(200):  # a byte every 0.2 s: each read is well within the timeout, for 40 s
+        time.sleep(0.2)
+        yield b" "
+
+
+@pytest.mark.parametrize("length", [None, 10 ** 6], ids=["until-close", "content-length"])
+def test_an_answer_that_trickles_times_out_like_a_silent_one(length):
+    from nodeops import dssapi
+    from nodeops.errors import Unavailable
+
+    with backend_answering(trickle, length) as url:
+        client = dssapi.connect(url, "k", timeout=TIMEOUT_S)
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match=r"did not answer in time .*still coming after 1 s"):
+            dssapi.project_keys(client)
+        assert TIMEOUT_S <= time.monotonic() - started < TIMEOUT_S + 2
+
+
+def test_a_large_answer_that_comes_at_once_is_read_whole():
+    """The deadline only cuts an answer still coming at the timeout: 20 MB sent at once is read."""
+    from nodeops import dssapi
+
+    items = [{"projectKey": "P%06d" % i, "name": "x" * 150} for i in range(100000)]
+    body = json.dumps(items).encode()
+    assert len(body) > 15 * 10 ** 6
+    with backend_answering(lambda: iter([body]), len(body)) as url:
+        client = dssapi.connect(url, "k", timeout=TIMEOUT_S * 5)
+        assert len(dssapi.project_keys(client)) == 100000

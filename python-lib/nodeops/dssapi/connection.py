@@ -1,6 +1,9 @@
 """Connection to DSS: timeouts and retries on every call, who the client acts for, and
 the one wrapper (:func:`call`) that turns a failure into Unavailable naming what was asked."""
 
+import socket
+import threading
+import time
 from urllib.parse import urlsplit
 
 import requests
@@ -45,9 +48,11 @@ def _retry():
 class TimeoutAdapter(HTTPAdapter):
     """A transport adapter giving every request of its session a timeout (dataikuapi sets none).
 
-    Once a call has timed out, the next ones fail at once: a DSS that did not
-    answer in time is not waited on again by the same run, so a run that makes
-    many calls still ends within about one timeout."""
+    The timeout bounds each wait for bytes and also the reading of the whole body once the
+    answer's headers are in: an answer that trickles (a byte now and then, each within the
+    timeout) is cut when that time is up. Once a call has timed out, the next ones fail at
+    once: a DSS that did not answer in time is not waited on again by the same run, so a run
+    that makes many calls still ends within about one timeout."""
 
     def __init__(self, timeout):
         self.timeout = timeout
@@ -60,11 +65,58 @@ class TimeoutAdapter(HTTPAdapter):
                                               % (self.timed_out, self.timeout), request=request)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        streamed = kwargs.get("stream", False)
+        kwargs["stream"] = True  # the body is read here, against the deadline
         try:
-            return super().send(request, **kwargs)
+            response = super().send(request, **kwargs)  # (retries of a 502/503/504 included)
+            if streamed:  # the caller reads it (a download): each wait is bounded
+                return response
+            return self._read_by(response, time.monotonic() + self.timeout, request)
         except requests.exceptions.Timeout:
             self.timed_out = "%s %s" % (request.method, urlsplit(request.url).path)
             raise
+
+    def _read_by(self, response, deadline, request):
+        """Read the body before ``deadline``: a timer shuts the connection's socket down when
+        it passes (a blocked read then returns), and the call is a ReadTimeout."""
+        cut = threading.Event()
+
+        def shut():
+            cut.set()
+            sock = _socket_of(response.raw)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), shut)
+        timer.daemon = True
+        timer.start()
+        try:
+            content = response.content
+        except Exception:
+            response.close()
+            if not cut.is_set():
+                raise
+            content = None
+        finally:
+            timer.cancel()
+        if cut.is_set():
+            response.close()
+            raise requests.exceptions.ReadTimeout("the answer was still coming after %g s (a byte now and then): "
+                                                  "given up" % self.timeout, request=request)
+        response._content = content
+        return response
+
+
+def _socket_of(raw):
+    """The socket a urllib3 response reads from: its connection's, or (an answer that ends when
+    the connection closes, whose connection urllib3 already let go) the one under its file."""
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is None:
+        sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def set_timeout(client, seconds):
