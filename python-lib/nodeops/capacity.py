@@ -14,7 +14,7 @@ the disk fills, and when it will be full.
 
 import os
 
-from . import datadir, dssapi, heaps, history, processes, render
+from . import datadir, dssapi, heaps, history, processes, reclaim, render
 from .errors import Unavailable
 from .params import MAX_GB, Param
 from .report import Chart, Column, Figure, Finding, Report, Table
@@ -152,6 +152,19 @@ def _project_usage(dip_home, scan):
 
 
 # ---- reclaimable -----------------------------------------------------------------------------
+def _claims(dip_home):
+    """reclaim-disk's names that datasets and managed folders of existing projects keep their
+    data under (never a deleted project's), or (None, why they cannot be known)."""
+    try:
+        fd = os.open(str(dip_home / "config" / "projects"), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        return None, "config/projects could not be listed (%s)" % (e.strerror or e)
+    try:
+        return reclaim.claimed_names(dip_home, fd)
+    finally:
+        os.close(fd)
+
+
 #: What reclaim-disk's switches would free, as far as the scan alone can tell (no extra walk, no
 #: API call). The switch names are reclaim-disk's parameters.
 PRE_MIGRATION_PREFIX = "_pre_migration_backup_"
@@ -163,13 +176,19 @@ def _reclaimable_section(report, dip_home, scan):
     """The "Reclaimable" table and figures: data of deleted projects, pre-migration backups,
     diagnosis files, from the scan's own breakdown; one line for what needs the API."""
     known = _known_projects(dip_home)
+    unknown = None if known is not None else "config/projects could not be listed, so no project can be called deleted"
+    claims = {}
+    if known is not None:
+        claims, why = _claims(dip_home)
+        if why:
+            known, unknown = None, why
     orphans = {}  # project key -> disk bytes, over the project-keyed folders
     if known is not None:
         for key, usage in scan.second.items():
             folder, name = key.split("/", 1)
             if folder in datadir.PROJECT_KEYED_FOLDERS:
                 project = _project_of(name, known)
-                if project not in known:
+                if project not in known and not any(c.fullmatch(name) for c, _ in claims.get((folder,), ())):
                     orphans[project] = orphans.get(project, 0) + usage.disk_bytes
     backups = sorted(n for n in scan.top if n.startswith(PRE_MIGRATION_PREFIX))
     backup_bytes = sum(scan.top[n].disk_bytes for n in backups)
@@ -180,7 +199,7 @@ def _reclaimable_section(report, dip_home, scan):
         Column("how_sure", "How sure")])
     if known is None:
         table.add(switch="deleted_projects_data", what="data of deleted projects", disk_bytes=None,
-                  how_sure="unknown: config/projects could not be listed, so no project can be called deleted")
+                  how_sure="unknown: " + unknown)
     else:
         shown = sorted(orphans.items(), key=lambda kv: (-kv[1], kv[0]))
         names = ", ".join(k for k, _ in shown[:10]) + (" and %d more" % (len(shown) - 10) if len(shown) > 10 else "")

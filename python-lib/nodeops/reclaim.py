@@ -120,7 +120,20 @@ GUESS_INSTALL_DIR_FILE = ("bin", "env-default.sh")
 GUESS_INSTALL_DIR_RE = re.compile(r'^\s*export\s+DKUINSTALLDIR=(?:"([^"\n]*)"|\'([^\'\n]*)\'|(\S+))\s*$', re.M)
 #: The prefix of the backups DSS's migration makes (9.0.5 kit migration_backup.py; docs disk-usage).
 BACKUP_PREFIX = "_pre_migration_backup_"
+#: The time a backup was made, in its name: ``_pre_migration_backup_<YYYYmmdd-HHMMSS>`` (9.0.5 kit
+#: migration_backup.py; read as UTC, the host's local time in fact: hours on a retention in days).
+GUESS_BACKUP_NAME_RE = re.compile(r"_pre_migration_backup_(\d{8})(?:-(\d{6}))?")
+#: The reason of an item only partly removed (what stayed is under errors); its bytes count.
+PARTLY = "partly deleted: what could not be removed is listed under errors"
 _SMALL_FILE = 1 << 20
+
+#: Where a project's datasets and managed folders say their data is: ``params.connection`` and
+#: ``params.path`` (the "path in connection", by default ``${projectKey}/...``) of
+#: config/projects/KEY/{datasets,managed_folders}/*.json, and the connection's ``params.root`` in
+#: config/connections.json (``${dip.home}/managed_datasets`` for filesystem_managed). The builder
+#: writes these shapes; DSS's own files not checked.
+GUESS_DATA_CONFIGS = ("datasets", "managed_folders")
+GUESS_VARIABLE_RE = re.compile(r"\$\{[^}]*\}")
 
 #: The project-keyed folders whose ``<folder>/KEY`` is a project's: (parents, folder).
 ORPHAN_FOLDERS = (((), "managed_datasets"), ((), "managed_folders"), ((), "saved_models"), ((), "analysis-data"),
@@ -247,8 +260,8 @@ def _version_file(dir_fd, name, shown, conf_version, follow=False):
         return None, "%s does not exist: cannot tell which version it is at" % shown
     try:
         value = json.loads(data.decode("utf-8"))
-    except ValueError:
-        return None, "%s is not JSON" % shown
+    except (ValueError, RecursionError):
+        return None, "%s is not JSON (or nested too deep to read)" % shown
     if not isinstance(value, dict) or not isinstance(value.get("product_version"), str) \
             or not value["product_version"].strip():
         return None, "%s has no product_version" % shown
@@ -347,9 +360,10 @@ class _Reclaim:
         if self.progress is not None:
             self.progress(self.done)
 
-    def _item(self, family, project, item, size, reason, age_ms=None):
+    def _item(self, family, project, item, size, reason, age_ms=None, whole=True):
+        """One item deleted (or that would be); ``whole`` False: partly removed, its bytes count."""
         t = self.totals[family]
-        t["items"] += 1
+        t["items"] += 1 if whole else 0
         t["bytes"] += size
         label = project or NO_PROJECT
         row = self.by_project.setdefault(label, {})
@@ -390,8 +404,8 @@ class _Reclaim:
         trash = safedelete.Trash(self.dip_home, top, parents)
         try:
             trash.acquire(shared=self.dry_run)
-            if parks and not self.dry_run:
-                trash.check()
+            if parks:
+                trash.check()  # the dry run refuses what the real run refuses
         except FileNotFoundError:
             trash.release()
             return None, False
@@ -405,17 +419,21 @@ class _Reclaim:
         return trash, False
 
     def _empty_trash(self, family, trash):
-        if self.dry_run:
-            return
+        """Finish what interrupted runs left in the trash (the dry run counts what that frees)."""
+        failures = []
         try:
-            freed, failures = trash.empty()
+            freed = trash.leftover_bytes(self.links) if self.dry_run else None
+            if freed is None:
+                freed, failures = trash.empty()
         except OSError as e:
-            self._error(family, "could not empty the trash %s: %s" % (trash.path, e.strerror or e))
+            what = "measure" if self.dry_run else "empty"
+            self._error(family, "could not %s the trash %s: %s" % (what, trash.path, e.strerror or e))
             return
         if freed:
             self.totals[family]["bytes"] += freed
-            self.report.notes.append("%s: %s left in the trash %s by an interrupted run were removed."
-                                     % (LABELS[family], _bytes_words(freed), trash.path))
+            self.report.notes.append("%s: %s left in the trash %s by an interrupted run %s removed."
+                                     % (LABELS[family], _bytes_words(freed), trash.path,
+                                        "would be" if self.dry_run else "were"))
         for path, e in failures:
             self._error(family, "%s: left in the trash by an earlier run, could not be removed (%s); the next real "
                                 "run retries" % (path, e.strerror or e))
@@ -581,8 +599,10 @@ class _Reclaim:
                 "run would ask and all their split data now on disk (%s), which is at most what a real run frees; "
                 "a real run measures what really went." % (LABELS[family], t["items"], _bytes_words(t["bytes"])))
 
-    def _splits_bytes(self, key_fd, names):
-        """Bytes of analysis-data/KEY/A/M/splits (0 when absent); OSError when a level is a link."""
+    def _splits_bytes(self, key_fd, names, links=None):
+        """Bytes of analysis-data/KEY/A/M/splits (0 when absent); OSError when a level is a link.
+        ``links``: the run's tally (the dry run: a file linked from elsewhere counts once, where the
+        real run would free it), else the folder's own (a real run's before and after)."""
         if key_fd is None:
             return 0
         try:
@@ -592,7 +612,7 @@ class _Reclaim:
                 return 0
             raise
         try:
-            return safedelete.tree_bytes_at(fd, names[-1], {}, folder_only=True)
+            return safedelete.tree_bytes_at(fd, names[-1], {} if links is None else links, folder_only=True)
         except FileNotFoundError:
             return 0
         finally:
@@ -608,7 +628,7 @@ class _Reclaim:
         try:
             for n in names:
                 safedelete.check_name(n, "name")
-            before = self._splits_bytes(key_fd, names)
+            before = self._splits_bytes(key_fd, names, self.links if self.dry_run else None)
         except safedelete.UnsafePath as e:
             t["skipped"] += 1
             self._error(family, "%s skipped: %s" % (where, e))
@@ -646,13 +666,17 @@ class _Reclaim:
             self.report.notes.append("%s: 'projects_mode' CURRENT selects no deleted project (the current project "
                                      "exists)." % LABELS[family])
         try:
+            claims, why = claimed_names(self.dip_home, configured)
+            if why:
+                self._error(family, "nothing deleted: %s" % why)
+                return
             for parents, top in ORPHAN_FOLDERS:
                 trash, _ = self._locked(family, top, parents, parks=True)
                 if trash is None:
                     continue
                 with trash:
                     self._empty_trash(family, trash)
-                    self._orphans_in(family, trash, existing, configured)
+                    self._orphans_in(family, trash, existing, configured, claims.get(parents + (top,), ()))
         finally:
             os.close(configured)
 
@@ -664,7 +688,7 @@ class _Reclaim:
             return None, ("config/projects cannot be read (%s): which projects DSS still holds is unknown"
                           % (e.strerror or e))
 
-    def _orphans_in(self, family, trash, existing, configured_fd):
+    def _orphans_in(self, family, trash, existing, configured_fd, claims):
         t = self.totals[family]
         root_fd, top = trash.root_fd, trash.relative
         doomed = []
@@ -683,6 +707,11 @@ class _Reclaim:
                 t["kept"] += 1
                 continue
             path = "%s/%s" % (top, name)
+            claim = next((c for c in claims if c[0].fullmatch(name)), None)
+            if claim:
+                t["kept"] += 1
+                self.report.notes.append("%s: %s kept: %s keeps its data there" % (LABELS[family], path, claim[1]))
+                continue
             if name in GUESS_NOT_PROJECT_NAMES:
                 t["kept"] += 1
                 self.report.notes.append("%s: %s kept: %r is a name DSS uses for something else than a project"
@@ -716,10 +745,12 @@ class _Reclaim:
                     continue
                 self._item(family, self._owner(top, e.name), "%s/%s" % (top, e.name), size, reason)
             return
+        partial = []
         with trash.remover() as remover:
-            done = delete_entries(root_fd, doomed, trash, remover, self.report.errors)
-        for e, size in done:
-            self._item(family, self._owner(top, e.name), "%s/%s" % (top, e.name), size, reason)
+            done = delete_entries(root_fd, doomed, trash, remover, self.report.errors, partial)
+        for (e, size), whole in itertools.chain(((d, True) for d in done), ((p, False) for p in partial)):
+            self._item(family, self._owner(top, e.name), "%s/%s" % (top, e.name), size,
+                       reason if whole else PARTLY, whole=whole)
         if trash.removed_in_place:
             self.report.notes.append("%s: the trash folder %s could not be created (the disk was full): %d folder(s) "
                                      "were removed in place" % (LABELS[family], trash.path, trash.removed_in_place))
@@ -796,7 +827,10 @@ class _Reclaim:
                 if not stat.S_ISDIR(st.st_mode):
                     t["kept"] += 1
                     continue
-                ms = int(st.st_mtime * 1000)
+                # the time in the name (when the migration made it) survives an interrupted removal,
+                # which leaves the folder's mtime at "now"; the mtime when the name has none
+                ms = backup_time_ms(name)
+                ms = int(st.st_mtime * 1000) if ms is None else ms
                 if ms >= self.cutoff_ms:
                     t["kept"] += 1
                     continue
@@ -812,7 +846,7 @@ class _Reclaim:
                 try:
                     size = safedelete.remove_at(home_fd, name)
                 except safedelete.Incomplete as e:
-                    self.totals[family]["bytes"] += e.freed
+                    self._item(family, "", name, e.freed, PARTLY, ms, whole=False)
                     self._error(family, "%s: partly deleted, %d item(s) could not be removed (first: %s); the next "
                                         "real run retries" % (name, e.failures, e.strerror))
                     continue
@@ -834,22 +868,26 @@ class _Reclaim:
         with trash:
             self._empty_trash(family, trash)
             with trash.remover() as remover:
-                stack = [(os.dup(trash.root_fd), "diagnosis")]
+                # depth first, one descriptor per level (not per folder waiting: a wide folder
+                # never runs out of descriptors)
+                stack = [(os.dup(trash.root_fd), "diagnosis", None)]  # (fd, path, subfolders left)
                 try:
                     while stack:
-                        fd, rel = stack.pop()
+                        fd, rel, subs = stack[-1]
+                        if subs is None:  # a folder just opened: its files, then its subfolders
+                            subs = iter(self._diagnosis_folder(family, fd, rel, trash, remover, reason, t))
+                            stack[-1] = (fd, rel, subs)
+                        sub = next(subs, None)
+                        if sub is None:
+                            os.close(stack.pop()[0])
+                            continue
                         try:
-                            subdirs = self._diagnosis_folder(family, fd, rel, trash, remover, reason, t)
-                            for sub in reversed(subdirs):
-                                try:
-                                    stack.append((safefs.open_dir_at(fd, sub), "%s/%s" % (rel, sub)))
-                                except OSError as e:
-                                    self._error(family, "%s/%s: cannot read (%s)" % (rel, sub, e.strerror or e))
-                        finally:
-                            os.close(fd)
+                            stack.append((safefs.open_dir_at(fd, sub), "%s/%s" % (rel, sub), None))
+                        except OSError as e:
+                            self._error(family, "%s/%s: cannot read (%s)" % (rel, sub, e.strerror or e))
                 finally:
-                    for fd, _ in stack:
-                        os.close(fd)
+                    for open_fd, _, _ in stack:
+                        os.close(open_fd)
             if trash.removed_in_place:
                 self.report.notes.append("%s: the trash folder %s could not be created (the disk was full): %d "
                                          "file(s) were removed in place" % (LABELS[family], trash.path,
@@ -890,8 +928,11 @@ class _Reclaim:
                     continue
                 self._item(family, "", e.path, size, reason, ages[e.name])
         elif doomed:
-            for e, size in delete_entries(fd, doomed, trash, remover, self.report.errors):
+            partial = []
+            for e, size in delete_entries(fd, doomed, trash, remover, self.report.errors, partial):
                 self._item(family, "", e.path, size, reason, ages[e.name])
+            for e, size in partial:
+                self._item(family, "", e.path, size, PARTLY, ages[e.name], whole=False)
         return subdirs
 
     # -- the report
@@ -938,6 +979,118 @@ class _Reclaim:
                                    Figure(family + "_bytes", bytes_label, t["bytes"], "bytes")]
         report.fail_on_errors(TITLE, self.params.get("fail_on_error", True))
         return report
+
+
+def claimed_names(dip_home, configured_fd):
+    """({folder path tuple: [(regex of a name there, who claims it)]}, None), or (None, why not).
+
+    The names under the project-keyed folders where a dataset or managed folder of a project DSS
+    holds keeps its data ("path in connection" changed from ``${projectKey}/...``, or a connection
+    whose root is a folder inside one of them): never a deleted project's. A variable other than
+    ``${projectKey}`` matches any name; a connection node-ops cannot place claims the name in
+    every folder. Any file that cannot be read is a doubt: the caller deletes nothing."""
+    home = str(dip_home)
+    homes = {home.rstrip("/"), os.path.realpath(home)}
+    data, why = _read_json_at(None, os.path.join(home, "config", "connections.json"), "config/connections.json")
+    if why:
+        return None, why
+    connections = data.get("connections") if isinstance(data, dict) else None
+    if not isinstance(connections, dict):
+        return None, "config/connections.json has no connections: where datasets keep their data is unknown"
+    tops = [parents + (top,) for parents, top in ORPHAN_FOLDERS]
+    claims = {}
+
+    def root_of(name):
+        """The connection's root as names below DIP_HOME (() for DIP_HOME itself), False outside
+        DIP_HOME, None when unknown."""
+        conn = connections.get(name)
+        root = conn.get("params", {}).get("root") if isinstance(conn, dict) and \
+            isinstance(conn.get("params"), dict) else None
+        if not isinstance(root, str):
+            return None
+        root = root.replace("${dip.home}", home)
+        if GUESS_VARIABLE_RE.search(root) or not root.startswith("/"):
+            return None
+        root = os.path.normpath(root)
+        for h in homes:
+            if root == h or root.startswith(h + "/"):
+                return tuple(n for n in root[len(h):].split("/") if n)
+        return False
+
+    def claim(names, who):
+        for top in tops:
+            if tuple(names[:len(top)]) == top and len(names) > len(top):
+                pattern = ".*".join(re.escape(x) for x in GUESS_VARIABLE_RE.split(names[len(top)]))
+                mine = claims.setdefault(top, {})  # one per name: most say "${projectKey}", their own
+                if pattern not in mine:
+                    mine[pattern] = (re.compile(pattern, re.S), who)
+
+    try:
+        projects = sorted(n for n in os.listdir(configured_fd) if not n.startswith("."))
+    except OSError as e:
+        return None, "config/projects cannot be listed (%s)" % (e.strerror or e)
+    for key in projects:
+        for kind in GUESS_DATA_CONFIGS:
+            rel = "%s/%s" % (key, kind)
+            try:
+                fd = os.open(rel, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=configured_fd)
+                try:
+                    files = sorted(n for n in os.listdir(fd) if n.endswith(".json"))
+                finally:
+                    os.close(fd)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as e:
+                return None, "config/projects/%s cannot be listed (%s)" % (rel, e.strerror or e)
+            for f in files:
+                shown = "config/projects/%s/%s" % (rel, f)
+                conf, why = _read_json_at(configured_fd, "%s/%s" % (rel, f), shown)
+                if why:
+                    return None, why
+                params = conf.get("params") if isinstance(conf, dict) else None
+                path = params.get("path") if isinstance(params, dict) else None
+                if not isinstance(path, str):
+                    continue
+                names = [n for n in os.path.normpath("/" + path.replace("${projectKey}", key)).split("/") if n]
+                if not names:
+                    continue
+                who = "%s %s of project %s (%s)" % ("dataset" if kind == "datasets" else "managed folder",
+                                                   f[:-5], key, shown)
+                root = root_of(params.get("connection"))
+                if root is None:
+                    for top in tops:
+                        claim(list(top) + names, who)
+                elif root is not False:
+                    claim(list(root) + names, who)
+    return {top: list(mine.values()) for top, mine in claims.items()}, None
+
+
+def _read_json_at(dir_fd, path, shown):
+    """(the parsed JSON file, None), or (None, why it cannot be read)."""
+    try:
+        data, _ = safefs.read_file(path, dir_fd=dir_fd, follow_symlinks=True)
+    except (OSError, safefs.UnsafeFile) as e:
+        return None, "%s cannot be read (%s)" % (shown, getattr(e, "strerror", None) or e)
+    if data is None:
+        return None, "%s does not exist" % shown
+    if len(data) > _SMALL_FILE * 16:
+        return None, "%s is too large to be a DSS configuration file" % shown
+    try:
+        return json.loads(data.decode("utf-8")), None
+    except (ValueError, RecursionError):
+        return None, "%s is not JSON: where the data it describes lives is unknown" % shown
+
+
+def backup_time_ms(name):
+    """Epoch ms of the time in ``_pre_migration_backup_YYYYMMDD[-HHMMSS]...`` (read as UTC), or None."""
+    m = GUESS_BACKUP_NAME_RE.match(name)
+    if not m:
+        return None
+    try:
+        t = _dt.datetime.strptime(m.group(1) + (m.group(2) or "000000"), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return int(t.replace(tzinfo=_dt.timezone.utc).timestamp() * 1000)
 
 
 def _open_below_path(dip_home, names):

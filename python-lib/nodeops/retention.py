@@ -450,8 +450,7 @@ class _Purge:
         trash = safedelete.Trash(self.dip_home, family.folder)
         try:
             trash.acquire(shared=self.dry_run)  # creates nothing, even on a full disk
-            if not self.dry_run:
-                trash.check()
+            trash.check()  # the dry run refuses what the real run refuses
         except FileNotFoundError:  # no such folder: nothing to purge
             trash.release()
             return self.finish()
@@ -470,8 +469,7 @@ class _Purge:
                 except Unavailable as e:
                     report.errors.append("nothing was deleted: %s" % e)
                     return self.finish()
-            if not self.dry_run:
-                self._empty_trash(trash)
+            self._empty_trash(trash)
             with trash.remover() as remover:
                 self._purge_groups(trash.root_fd, trash.root, existing, trash, remover)
             if trash.removed_in_place:
@@ -481,7 +479,20 @@ class _Purge:
         return self.finish()
 
     def _empty_trash(self, trash):
-        """Finish what interrupted runs left in the trash: each leftover tried, each failure reported."""
+        """Finish what interrupted runs left in the trash: each leftover tried, each failure reported
+        (the dry run counts what that would free: the plan is the real run's)."""
+        if self.dry_run:
+            try:
+                left = trash.leftover_bytes()
+            except OSError as e:
+                self.report.errors.append("could not measure the trash %s: %s" % (trash.path, e.strerror or e))
+                return
+            self.totals["bytes"] += left
+            if left:
+                from .render import format_bytes
+                self.report.notes.append("%s left in the trash %s by an interrupted run would be removed"
+                                         % (format_bytes(left), trash.path))
+            return
         try:
             freed, failures = trash.empty()
         except OSError as e:
@@ -554,7 +565,9 @@ class _Purge:
                 except OSError as e:
                     self.report.errors.append("%s: could not measure (%s)" % (entry.path, e.strerror or e))
         else:
-            done = self._delete(folder_fd, doomed, trash, remover)
+            partial = []
+            done = delete_entries(folder_fd, doomed, trash, remover, self.report.errors, partial)
+            row["bytes"] += sum(size for _, size in partial)  # freed, though the entries are not all gone
         for entry, size in done:
             row["deleted"] += 1
             row["bytes"] += size
@@ -579,14 +592,12 @@ class _Purge:
         finally:
             os.close(fd)
 
-    def _delete(self, folder_fd, doomed, trash, remover):
-        return delete_entries(folder_fd, doomed, trash, remover, self.report.errors)
 
-
-def delete_entries(folder_fd, doomed, trash, remover, errors):
+def delete_entries(folder_fd, doomed, trash, remover, errors, partial=None):
     """Park every doomed entry (``.name``, ``.path``) of the folder open as ``folder_fd`` in the
     trash (in order, here), have the trash's threads remove them; [(entry, bytes freed)] of those
-    fully removed, each failure added to ``errors``. While the trash cannot be created (full
+    fully removed, each failure added to ``errors`` and, for an entry partly removed, (entry,
+    bytes its removal freed anyway) to ``partial``. While the trash cannot be created (full
     disk), remove in place, here."""
     pending, done = [], []
     for entry in doomed:
@@ -602,11 +613,18 @@ def delete_entries(folder_fd, doomed, trash, remover, errors):
         except safedelete.Incomplete as e:
             errors.append("%s: partly deleted, %d item(s) could not be removed (first: %s)"
                           % (entry.path, e.failures, e.strerror))
+            if partial is not None:
+                partial.append((entry, e.freed))
         except (OSError, safedelete.UnsafePath) as e:
             errors.append("%s: could not delete (%s)" % (entry.path, getattr(e, "strerror", None) or e))
     for entry, future in pending:
         try:
             done.append((entry, future.result()))
+        except safedelete.Incomplete as e:
+            errors.append("%s: moved to the trash %s, %d item(s) could not be removed (first: %s); the next "
+                          "real run retries" % (entry.path, trash.path, e.failures, e.strerror))
+            if partial is not None:
+                partial.append((entry, e.freed))
         except OSError as e:
             errors.append("%s: moved to the trash %s but could not be removed (%s); the next real run retries"
                           % (entry.path, trash.path, e.strerror or e))

@@ -334,6 +334,10 @@ class Trash:
             if close:
                 self.release()
 
+    def leftover_bytes(self, links=None) -> int:
+        """What :meth:`empty` would free now (the dry run's figure), measured the same way."""
+        return sum(tree_bytes_at(self._fd, path.name, links) for path in self.leftovers())
+
     def empty(self):
         """Remove what interrupted runs left in the trash, each leftover tried:
         (bytes freed, [(path, OSError)] of what could not be removed)."""

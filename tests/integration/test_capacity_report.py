@@ -320,3 +320,33 @@ def test_reclaimable_figures_name_the_reclaim_disk_switches_from_the_scan_alone(
     assert rows["deleted_projects_data"]["disk_bytes"] is None
     assert rows["deleted_projects_data"]["how_sure"].startswith("unknown: config/projects could not be listed")
     assert "reclaimable_deleted_projects_data_bytes" not in {f["key"] for f in report["summary"]}
+
+
+def test_reclaimable_leaves_out_data_an_existing_project_keeps_at_a_custom_path(new_instance):
+    """A dataset whose "path in connection" is ARCHIVE_2023/orders keeps its data in
+    managed_datasets/ARCHIVE_2023: not a deleted project's (reclaim-disk keeps it too); a
+    dataset configuration that cannot be read makes the figure unknown, not a guess."""
+    dip_home, model = new_instance()
+    key = model["projects"][0]["projectKey"]
+    archive = dip_home / "managed_datasets" / "ARCHIVE_2023" / "orders"
+    archive.mkdir(parents=True)
+    (archive / "part-0.csv").write_bytes(b"o" * 90000)
+
+    def deleted_row():
+        out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json", "--history", "false")
+        assert out.returncode == 0, out.stderr
+        return _reclaimable(json.loads(out.stdout))["deleted_projects_data"]
+
+    counted = deleted_row()
+    assert "ARCHIVE_2023" in counted["what"]  # nothing says it is a project's yet
+    (dip_home / "config" / "projects" / key / "datasets" / "orders.json").write_text(json.dumps(
+        {"type": "Filesystem", "name": "orders", "params": {"connection": "filesystem_managed",
+                                                            "path": "ARCHIVE_2023/orders"}}))
+    row = deleted_row()
+    assert "ARCHIVE_2023" not in row["what"]
+    assert row["disk_bytes"] == counted["disk_bytes"] - du_bytes(dip_home / "managed_datasets" / "ARCHIVE_2023")
+    (dip_home / "config" / "projects" / key / "datasets" / "broken.json").write_text("{")
+    row = deleted_row()
+    assert row["disk_bytes"] is None
+    assert row["how_sure"] == "unknown: config/projects/%s/datasets/broken.json is not JSON: where the data it " \
+                              "describes lives is unknown" % key

@@ -209,10 +209,25 @@ def test_a_trash_that_is_a_symlink_is_refused(tmp_path, client):
     outside = tmp_path / "outside"
     fill(outside / "keep")
     os.symlink(outside, home / "jobs" / safedelete.TRASH)
-    report = purge(home, client)
-    assert "is not a real folder (symlink or file)" in report.errors[0]
+    for dry_run in (True, False):  # the dry run refuses as the real run does: its plan is the real run's
+        report = purge(home, client, dry_run=dry_run)
+        assert "is not a real folder (symlink or file)" in report.errors[0]
+        assert figure(report, "deleted") == 0
     assert snapshot(outside) == {"keep/log0.txt": b"x" * 1000, "keep/log1.txt": b"x" * 1000}
     assert (home / "jobs" / "ZZ" / old_job(1)).is_dir()
+
+
+def test_the_dry_run_counts_what_an_interrupted_run_left_in_the_trash(tmp_path, client):
+    """A real run first finishes what a killed one left in the trash: the dry run's plan says so."""
+    home = make_home(tmp_path / "dss_data")
+    fill(home / "jobs" / "ZZ" / old_job(1), files=3, size=9000)
+    fill(home / "jobs" / safedelete.TRASH / "0a1b2c3d-0-Build_left" / "activities", files=5, size=20000)
+    dry = purge(home, client, dry_run=True)
+    assert os.listdir(home / "jobs" / safedelete.TRASH) == ["0a1b2c3d-0-Build_left"]
+    assert any("left in the trash" in n and "would be removed" in n for n in dry.notes), dry.notes
+    real = purge(home, client)
+    assert real.errors == [] and not os.listdir(home / "jobs" / safedelete.TRASH)
+    assert figure(dry, "bytes_freed") == figure(real, "bytes_freed") > 5 * 20000
 
 
 def test_the_lock_is_held_for_the_whole_family_without_a_lock_file(tmp_path, client):

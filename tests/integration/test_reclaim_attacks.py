@@ -1,7 +1,7 @@
 """reclaim-disk under attack (issue 16): what it must never delete, bad input in DIP_HOME, an
 API that answers too slowly, an interrupted run, bytes freed and the dry run's plan. Real files,
-the simulator over HTTP, the real command line. Each test here failed when written (an
-independent attack; the plugin was not changed). Checked and found sound (no test): names of
+the simulator over HTTP, the real command line. The tests of the attack (an independent
+attacker, the plugin unchanged) each failed when written, and pass since the fixes. Checked and found sound (no test): names of
 255 bytes and not UTF-8, a silent API on every call reclaim-disk makes, DSS not reachable, a
 folder flipped for a symlink while runs go on (diagnosis, diagnosis/sub, managed_datasets,
 an orphan's subfolder, jupyter-run)."""
@@ -70,6 +70,50 @@ def test_data_of_an_existing_project_at_a_custom_path_is_not_deleted(instance, k
     assert code in (0, 1), err
     assert data.is_dir() and len(list(data.iterdir())) == 2, \
         "deleted the data of %s %s of the existing project %s" % (kind, conf.stem, key)
+
+
+def test_a_connection_rooted_inside_a_project_keyed_folder_claims_that_folder(instance):
+    """A Filesystem connection whose root is ${dip.home}/managed_datasets/ARCHIVE holds the data of
+    the existing projects' datasets on it (under ARCHIVE/<KEY>/...): ARCHIVE is not a deleted
+    project, while a true orphan beside it still goes. The same dataset with a name pattern
+    (``${projectKey}_${datasetName}``) keeps every name the pattern matches."""
+    dip_home, model, sim, h = instance
+    key = model["projects"][0]["projectKey"]
+    conns = dip_home / "config" / "connections.json"
+    data = json.loads(conns.read_text())
+    data["connections"]["archive_fs"] = {"type": "Filesystem", "params": {"root": "${dip.home}/managed_datasets/ARCHIVE"}}
+    conns.write_text(json.dumps(data))
+    ds_dir = dip_home / "config" / "projects" / key / "datasets"
+    (ds_dir / "archived.json").write_text(json.dumps(
+        {"type": "Filesystem", "name": "archived", "params": {"connection": "archive_fs", "path": "${projectKey}/old"}}))
+    (ds_dir / "flat.json").write_text(json.dumps(
+        {"type": "Filesystem", "name": "flat",
+         "params": {"connection": "filesystem_managed", "path": "/${projectKey}_${datasetName}"}}))
+    kept = [dip_home / "managed_datasets" / "ARCHIVE" / key / "old", dip_home / "managed_datasets" / (key + "_flat")]
+    gone = dip_home / "managed_datasets" / "GONE_KEY"
+    for p in kept + [gone]:
+        old_tree(p)
+    code, report, err = run_cli(sim, dip_home, dry_run=False, **only("deleted_projects_data"))
+    assert code in (0, 1), err
+    assert all(p.is_dir() and len(list(p.iterdir())) == 2 for p in kept)
+    assert not gone.exists()
+    notes = " ".join(report["notes"])
+    assert "managed_datasets/ARCHIVE kept: dataset archived of project %s" % key in notes
+    assert "managed_datasets/%s_flat kept: dataset flat of project %s" % (key, key) in notes
+
+
+def test_a_dataset_configuration_that_cannot_be_read_keeps_every_deleted_project_s_data(instance):
+    """Where that dataset keeps its data is unknown: nothing of the family is deleted, and it says why."""
+    dip_home, model, sim, h = instance
+    key = model["projects"][0]["projectKey"]
+    (dip_home / "config" / "projects" / key / "datasets" / "broken.json").write_text("{not json")
+    gone = dip_home / "managed_datasets" / "GONE_KEY"
+    old_tree(gone)
+    code, report, err = run_cli(sim, dip_home, dry_run=False, **only("deleted_projects_data"))
+    assert code == 1, err
+    assert gone.is_dir() and all((dip_home / o).exists() for o in ("jobs/OLD_POC", "managed_folders/OLD_POC"))
+    assert any("nothing deleted: config/projects/%s/datasets/broken.json is not JSON" % key in e
+               for e in report["errors"]), report["errors"]
 
 
 # ---- bad input in DIP_HOME -------------------------------------------------------------------
