@@ -136,16 +136,23 @@ def _project_usage(dip_home, scan):
     """{project label: {folder: disk bytes}} over the project-keyed folders.
 
     ``managed_datasets/KEY.dataset`` (the older naming) counts for KEY; a key
-    that is not a project of this DSS is labelled as an orphan.
+    that is not a project of this DSS is labelled as an orphan, unless a dataset or managed
+    folder of a project keeps its data there (:func:`_claims`).
     """
     known = _known_projects(dip_home) or set()
+    claims = (_claims(dip_home)[0] or {}) if known else {}
     out = {}
     for key, usage in scan.second.items():
         folder, name = key.split("/", 1)
         if folder not in datadir.PROJECT_KEYED_FOLDERS:
             continue
         project = _project_of(name, known)
-        label = project if project in known else "%s (orphan)" % project
+        if project in known:
+            label = project
+        elif any(c.fullmatch(name) for c, _ in claims.get((folder,), ())):
+            label = "%s (a project's data at a custom path)" % project
+        else:
+            label = "%s (orphan)" % project
         row = out.setdefault(label, {})
         row[folder] = row.get(folder, 0) + usage.disk_bytes
     return out

@@ -344,6 +344,9 @@ def test_reclaimable_leaves_out_data_an_existing_project_keeps_at_a_custom_path(
                                                             "path": "ARCHIVE_2023/orders"}}))
     row = deleted_row()
     assert "ARCHIVE_2023" not in row["what"]
+    out = _cli("capacity-report", "--dip-home", str(dip_home), "--format", "json", "--history", "false")
+    assert "ARCHIVE_2023 (a project's data at a custom path)" in out.stdout
+    assert "ARCHIVE_2023 (orphan)" not in out.stdout
     assert row["disk_bytes"] == counted["disk_bytes"] - du_bytes(dip_home / "managed_datasets" / "ARCHIVE_2023")
     (dip_home / "config" / "projects" / key / "datasets" / "broken.json").write_text("{")
     row = deleted_row()
