@@ -1,6 +1,9 @@
 """Connection to DSS: timeouts and retries on every call, who the client acts for, and
 the one wrapper (:func:`call`) that turns a failure into Unavailable naming what was asked."""
 
+import itertools
+import math
+import os
 import socket
 import threading
 import time
@@ -77,8 +80,8 @@ class TimeoutAdapter(HTTPAdapter):
             raise
 
     def _read_by(self, response, deadline, request):
-        """Read the body before ``deadline``: a timer shuts the connection's socket down when
-        it passes (a blocked read then returns), and the call is a ReadTimeout."""
+        """Read the body before ``deadline``: past it, the watchdog shuts the connection's socket
+        down (a blocked read then returns), and the call is a ReadTimeout."""
         cut = threading.Event()
 
         def shut():
@@ -90,9 +93,7 @@ class TimeoutAdapter(HTTPAdapter):
                 except OSError:
                     pass
 
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), shut)
-        timer.daemon = True
-        timer.start()
+        token = _WATCHDOG.arm(deadline, shut)
         try:
             content = response.content
         except Exception:
@@ -101,13 +102,56 @@ class TimeoutAdapter(HTTPAdapter):
                 raise
             content = None
         finally:
-            timer.cancel()
+            _WATCHDOG.disarm(token)
         if cut.is_set():
             response.close()
             raise requests.exceptions.ReadTimeout("the answer was still coming after %g s (a byte now and then): "
                                                   "given up" % self.timeout, request=request)
         response._content = content
         return response
+
+
+class _Watchdog:
+    """One thread per process that calls what was armed once its deadline has passed. Arming and
+    disarming wake nobody (a thread per call would: it slowed every run down), except arming a
+    deadline earlier than the one the thread sleeps until."""
+
+    def __init__(self):
+        self._pid = None
+
+    def _ready(self):
+        if self._pid != os.getpid():  # first use, or a forked child: its own lock and thread
+            self._pid = os.getpid()
+            self._cond = threading.Condition()
+            self._armed = {}
+            self._tokens = itertools.count()
+            self._until = math.inf
+            threading.Thread(target=self._run, name="node-ops-api-deadlines", daemon=True).start()
+
+    def arm(self, deadline, fn):
+        self._ready()
+        with self._cond:
+            token = next(self._tokens)
+            self._armed[token] = (deadline, fn)
+            if deadline < self._until:
+                self._cond.notify()
+            return token
+
+    def disarm(self, token):
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _run(self):
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for token in [t for t, (d, _) in self._armed.items() if d <= now]:
+                    self._armed.pop(token)[1]()
+                self._until = min((d for d, _ in self._armed.values()), default=math.inf)
+                self._cond.wait(None if self._until == math.inf else self._until - now)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _socket_of(raw):
