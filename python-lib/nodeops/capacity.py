@@ -149,7 +149,7 @@ def _project_usage(dip_home, scan):
         project = _project_of(name, known)
         if project in known:
             label = project
-        elif any(c.fullmatch(name) for c, _ in claims.get((folder,), ())):
+        elif reclaim.claimed_by(claims, folder, name):
             label = "%s (a project's data at a custom path)" % project
         else:
             label = "%s (orphan)" % project
@@ -195,7 +195,7 @@ def _reclaimable_section(report, dip_home, scan):
             folder, name = key.split("/", 1)
             if folder in datadir.PROJECT_KEYED_FOLDERS:
                 project = _project_of(name, known)
-                if project not in known and not any(c.fullmatch(name) for c, _ in claims.get((folder,), ())):
+                if project not in known and not reclaim.claimed_by(claims, folder, name):
                     orphans[project] = orphans.get(project, 0) + usage.disk_bytes
     backups = sorted(n for n in scan.top if n.startswith(PRE_MIGRATION_PREFIX))
     backup_bytes = sum(scan.top[n].disk_bytes for n in backups)

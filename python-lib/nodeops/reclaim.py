@@ -676,7 +676,7 @@ class _Reclaim:
                     continue
                 with trash:
                     self._empty_trash(family, trash)
-                    self._orphans_in(family, trash, existing, configured, claims.get(parents + (top,), ()))
+                    self._orphans_in(family, trash, existing, configured, claims)
         finally:
             os.close(configured)
 
@@ -707,10 +707,10 @@ class _Reclaim:
                 t["kept"] += 1
                 continue
             path = "%s/%s" % (top, name)
-            claim = next((c for c in claims if c[0].fullmatch(name)), None)
-            if claim:
+            who = claimed_by(claims, trash.relative, name)
+            if who:
                 t["kept"] += 1
-                self.report.notes.append("%s: %s kept: %s keeps its data there" % (LABELS[family], path, claim[1]))
+                self.report.notes.append("%s: %s kept: %s keeps its data there" % (LABELS[family], path, who))
                 continue
             if name in GUESS_NOT_PROJECT_NAMES:
                 t["kept"] += 1
@@ -1063,6 +1063,12 @@ def claimed_names(dip_home, configured_fd):
                 elif root is not False:
                     claim(list(root) + names, who)
     return {top: list(mine.values()) for top, mine in claims.items()}, None
+
+
+def claimed_by(claims, folder, name):
+    """Who (of :func:`claimed_names`) keeps data at ``folder/name`` ("jupyter-run/dku-workdirs"
+    style folder), or None."""
+    return next((who for c, who in claims.get(tuple(folder.split("/")), ()) if c.fullmatch(name)), None)
 
 
 def _read_json_at(dir_fd, path, shown):
