@@ -41,7 +41,11 @@ COLLECT_PARAMS = (
     Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, setting="graphite_port",
           description="Port of Carbon's plaintext listener."),
     Param("prefix", "STRING", "Metric prefix", default="", setting="graphite_prefix",
-          description="Graphite prefix (none: dss.<host>.node-ops)."),
+          description="Graphite prefix (none: by the prefix convention below)."),
+    Param("prefix_convention", "SELECT", "Prefix convention", default="node-ops",
+          choices=(("node-ops", "dss.<host>.node-ops"), ("dss", "DSS's own: <DSS prefix>.node-ops")),
+          description="Without a prefix: dss.<host>.node-ops, or beside DSS's own backend metrics "
+                      "(install.ini [collectd] prefix, else dss.<reversed fqdn>.<DSS port>) with .node-ops."),
     separator("Prometheus"),
     Param("prometheus_file", "STRING", "Prometheus textfile", default="", setting="prometheus_file",
           description="Absolute path of a .prom file for node_exporter's textfile collector (none: no file)."),
@@ -223,6 +227,30 @@ def default_prefix():
     return "dss.%s.node-ops" % _sanitize(socket.gethostname().split(".")[0])
 
 
+#: GUESS (DSS monitoring doc: "dss.<reversed fqdn>.<port>", the exact form not seen on a live DSS):
+#: the fqdn's labels are reversed and kept as separate Graphite nodes (joined with '.'), each
+#: label's other characters made '_'.
+GUESS_DSS_PREFIX_JOIN = "."
+#: GUESS: the port DSS uses in its prefix when install.ini [server] port and DKU_BASE_PORT are absent
+#: (the installer's default base port).
+GUESS_DSS_DEFAULT_PORT = 11200
+
+
+def dss_prefix(dip_home, environ=None, fqdn=None):
+    """The prefix DSS's own monitoring integration uses for its backend metrics: install.ini
+    [collectd] prefix when set and readable, else dss.<reversed fqdn>.<DSS port> (the port from
+    install.ini [server] port, else DKU_BASE_PORT)."""
+    environ = os.environ if environ is None else environ
+    ini = datadir.read_install_ini(dip_home) if dip_home else None
+    set_prefix = ini.get("collectd", "prefix", fallback="").strip() if ini is not None else ""
+    if set_prefix:
+        return ".".join(_sanitize(p) for p in set_prefix.split(".") if p.strip())
+    port = (ini.get("server", "port", fallback="").strip() if ini is not None else "") \
+        or str(environ.get("DKU_BASE_PORT", "")).strip() or str(GUESS_DSS_DEFAULT_PORT)
+    labels = [p for p in (fqdn if fqdn is not None else socket.getfqdn()).split(".") if p] or ["localhost"]
+    return "dss.%s.%s" % (GUESS_DSS_PREFIX_JOIN.join(_sanitize(p) for p in reversed(labels)), _sanitize(port))
+
+
 def send_graphite(metrics, host, port, prefix, now_s):
     lines = "".join("%s.%s %s %d\n" % (prefix, path, _num(mt.value), now_s)
                     for mt, path in zip(metrics, graphite_paths(metrics)))
@@ -298,7 +326,8 @@ def collect(ctx, params, progress=None) -> Report:
     sinks = Table("sinks", "Sinks", [Column("sink", "Sink"), Column("status", "Status"),
                                      Column("metrics", "Metrics", "count")])
     if params.graphite_host:
-        prefix = params.prefix or default_prefix()
+        prefix = params.prefix or (dss_prefix(dip_home) + ".node-ops" if params.get("prefix_convention") == "dss"
+                                    else default_prefix())
         _sink(report, sinks, "Graphite %s:%d (prefix %s)" % (params.graphite_host, params.graphite_port, prefix),
               lambda: send_graphite(metrics, params.graphite_host, params.graphite_port, prefix, now_ms // 1000))
     if params.prometheus_file:
