@@ -41,7 +41,7 @@ COLLECT_PARAMS = (
     Param("graphite_port", "INT", "Graphite port", default=2003, min=1, max=65535, setting="graphite_port",
           description="Port of Carbon's plaintext listener."),
     Param("prefix", "STRING", "Metric prefix", default="", setting="graphite_prefix",
-          description="Graphite prefix (none: by the prefix convention below)."),
+          description="Graphite prefix (none: by the prefix convention)."),
     Param("prefix_convention", "SELECT", "Prefix convention", default="node-ops",
           choices=(("node-ops", "dss.<host>.node-ops"), ("dss", "DSS's own: <DSS prefix>.node-ops")),
           description="Without a prefix: dss.<host>.node-ops, or beside DSS's own backend metrics "

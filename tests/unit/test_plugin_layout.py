@@ -325,7 +325,7 @@ def test_long_forms_have_sections(plugin_zip):
         assert backup["Archive"][:2] == ["target_dir", "scope"]
         assert backup["Retention"] == ["keep_daily", "keep_weekly", "keep_monthly", "dry_run"]
         metrics = _sections(d[(kind, "collect-metrics")])
-        assert metrics["Graphite"] == ["graphite_host", "graphite_port", "prefix"]
+        assert metrics["Graphite"] == ["graphite_host", "graphite_port", "prefix", "prefix_convention"]
         assert metrics["Prometheus"] == ["prometheus_file"] and metrics["History"] == ["history"]
     assert "fail_on_error" in _sections(d[("python-steps", "cull-kernels")])["Run"]
     # a section left empty in a component is not shown: collect-metrics's Run holds only fail_on_error
