@@ -47,3 +47,17 @@ def test_importable_in_grafana_9(name, flavour):
     variables = {v["name"]: v for v in board["templating"]["list"]}
     node = variables["node" if flavour == "graphite" else "instance"]
     assert node["type"] == "query" and node["datasource"] == ref and node["multi"]
+
+
+def test_the_plugin_zip_ships_both_dashboards(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    out = tmp_path / "plugin.zip"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_plugin.py"), "--out", str(out)], check=True,
+                   capture_output=True)
+    with zipfile.ZipFile(out) as z:
+        for name in ("node-ops-graphite.json", "node-ops-prometheus.json"):
+            shipped = z.read("resource/grafana/" + name)
+            assert shipped == (ROOT / "resource" / "grafana" / name).read_bytes()
