@@ -176,6 +176,22 @@ REPORTER_TEMPLATE_VARIABLES = ("scenarioName", "scenarioProjectKey", "outcome")
 MAIL_CONFIGURATION_FIELDS = ("channelId", "recipient", "subject", "message", "sendAsHTML", "attachments",
                              "messageSource", "templateFormat", "templateName")
 
+#: Reporter types for Slack, Microsoft Teams and webhook channels -> the type of channel their
+#: channelId must name (KIT 9.0.5 migration: slack -> slack-scenario, webhook -> webhook-scenario;
+#: the scenario editor's msft-teams-scenario; dataikuapi's channel type msft-teams).
+CHAT_REPORTER_CHANNEL_TYPES = {"slack-scenario": "slack", "msft-teams-scenario": "msft-teams",
+                               "webhook-scenario": "webhook"}
+#: Their configuration fields: the lists and useProxy the scenario editor gives a new reporter,
+#: channelId (migration), and the message fields, unverified: message (Teams' ad-hoc send takes
+#: one; Slack taken alike), a webhook's payload and method. Others are dropped.
+_CHAT_COMMON = ("channelId", "variables", "parameters", "headers", "form", "useProxy")
+CHAT_CONFIGURATION_FIELDS = {"slack-scenario": _CHAT_COMMON + ("message",),
+                             "msft-teams-scenario": _CHAT_COMMON + ("message",),
+                             "webhook-scenario": _CHAT_COMMON + ("payload", "method")}
+#: The fields rendered as FREEMARKER templates, with REPORTER_TEMPLATE_VARIABLES only (unverified
+#: for these types: taken as strict as a mail's).
+CHAT_TEMPLATE_FIELDS = ("message", "payload")
+
 #: Values a tile saved without them gets (Java defaults; unverified). Without ``autoLoad`` a
 #: tile does not load (KIT: tiles load when ``tile.autoLoad``).
 TILE_DEFAULTS = {"autoLoad": False, "clickAction": "DO_NOTHING", "resizeImageMode": "FIT_SIZE",

@@ -200,6 +200,10 @@ def reporter(body, index, state):
     if messaging.get("type") == MAIL_REPORTER_TYPE:
         configuration = _known(configuration, guesses.MAIL_CONFIGURATION_FIELDS, where + " configuration")
         _check_mail(configuration, where, state)
+    elif messaging.get("type") in guesses.CHAT_REPORTER_CHANNEL_TYPES:
+        configuration = _known(configuration, guesses.CHAT_CONFIGURATION_FIELDS[messaging["type"]],
+                               where + " configuration")
+        _check_chat(messaging["type"], configuration, where, state)
     messaging["configuration"] = configuration
     out["messaging"] = messaging
     return out
@@ -227,6 +231,31 @@ def _check_mail(configuration, where, state):
                 render_template(configuration.get(field) or "", sample)
             except TemplateError as e:
                 refuse("%s: the mail %s cannot be rendered: %s" % (where, field, e))
+
+
+def _check_chat(reporter_type, configuration, where, state):
+    """A Slack, Teams or webhook reporter: its channelId a channel of the matching type, its lists
+    lists, its message rendered with the variables DSS provides."""
+    channel_type = guesses.CHAT_REPORTER_CHANNEL_TYPES[reporter_type]
+    ids = [c["id"] for c in state.model.get("messaging_channels", []) if c.get("type") == channel_type]
+    channel = configuration.get("channelId")
+    if not channel or channel not in ids:
+        refuse("%s: a %s reporter needs messaging.configuration.channelId, a %s channel of this instance "
+               "(%s), not %r" % (where, reporter_type, channel_type, ", ".join(ids) or "there is none", channel))
+    for field in ("variables", "parameters", "headers", "form"):
+        if not isinstance(configuration.get(field, []), list):
+            refuse("%s: messaging.configuration.%s must be a list" % (where, field))
+    if "useProxy" in configuration and not isinstance(configuration["useProxy"], bool):
+        refuse("%s: messaging.configuration.useProxy must be a boolean" % where)
+    if not guesses.REFUSE_BAD_REPORTER_ON_SAVE:
+        return
+    sample = {name: "<%s>" % name for name in guesses.REPORTER_TEMPLATE_VARIABLES}
+    for field in guesses.CHAT_TEMPLATE_FIELDS:
+        if field in configuration:
+            try:
+                render_template(configuration.get(field) or "", sample)
+            except TemplateError as e:
+                refuse("%s: the %s %s cannot be rendered: %s" % (where, reporter_type, field, e))
 
 
 class TemplateError(Exception):
