@@ -192,6 +192,13 @@ CHAT_CONFIGURATION_FIELDS = {"slack-scenario": _CHAT_COMMON + ("message",),
 #: for these types: taken as strict as a mail's).
 CHAT_TEMPLATE_FIELDS = ("message", "payload")
 
+#: The JSON part ``message`` of a mail channel's send (dataikuapi 15.2 and 12.6.4 send these); a
+#: field beyond them is refused (Jackson's strictness for this payload is not known: worst case).
+SEND_PAYLOAD_FIELDS = ("from", "to", "cc", "bcc", "subject", "body", "plainText")
+REFUSE_UNKNOWN_SEND_FIELDS = True
+#: Sending through a channel needs write access to the ``projectKey`` project (dataikuapi: "The user
+#: must have 'Write content' permission on the specified project"); administrators have it.
+
 #: Values a tile saved without them gets (Java defaults; unverified). Without ``autoLoad`` a
 #: tile does not load (KIT: tiles load when ``tile.autoLoad``).
 TILE_DEFAULTS = {"autoLoad": False, "clickAction": "DO_NOTHING", "resizeImageMode": "FIT_SIZE",

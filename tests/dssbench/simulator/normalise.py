@@ -17,6 +17,7 @@ the 36-column grid of dataiku-headless. What none of them settles is in
 """
 
 import copy
+import json
 import re
 import secrets
 import string
@@ -256,6 +257,35 @@ def _check_chat(reporter_type, configuration, where, state):
                 render_template(configuration.get(field) or "", sample)
             except TemplateError as e:
                 refuse("%s: the %s %s cannot be rendered: %s" % (where, reporter_type, field, e))
+
+
+def send_payload(raw):
+    """The JSON part of a mail channel's send: a JSON object of the fields dataikuapi sends, ``to``
+    a non-empty list of addresses, ``subject`` and ``body`` strings, ``plainText`` a boolean."""
+    try:
+        payload = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError):
+        refuse("The message part is not valid JSON")
+    if not isinstance(payload, dict):
+        refuse("The message part must be a JSON object")
+    unknown = sorted(set(payload) - set(guesses.SEND_PAYLOAD_FIELDS))
+    if unknown and guesses.REFUSE_UNKNOWN_SEND_FIELDS:
+        refuse("Unrecognized field(s) in the message: %s" % ", ".join(unknown))
+    to = payload.get("to")
+    if not isinstance(to, list) or not to or not all(isinstance(a, str) and "@" in a for a in to):
+        refuse("The message needs 'to', a non-empty list of e-mail addresses, not %r" % (to,))
+    for field in ("cc", "bcc"):
+        if payload.get(field) is not None and not (isinstance(payload[field], list)
+                                                   and all(isinstance(a, str) for a in payload[field])):
+            refuse("'%s' must be a list of e-mail addresses or null" % field)
+    if payload.get("from") is not None and not isinstance(payload["from"], str):
+        refuse("'from' must be an e-mail address or null")
+    for field in ("subject", "body"):
+        if not isinstance(payload.get(field), str):
+            refuse("The message needs '%s', a string" % field)
+    if not isinstance(payload.get("plainText", False), bool):
+        refuse("'plainText' must be a boolean")
+    return payload
 
 
 class TemplateError(Exception):
