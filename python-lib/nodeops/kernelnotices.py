@@ -84,8 +84,8 @@ def notify(ctx, client, params, decisions, decide, now, report, table):
     key = ctx.project_key
     if not key:
         if coming:
-            report.notes.append("Kernel notices: no project to send them from and remember them in (run the "
-                                "step or macro in a project, or give the command line a project): none sent.")
+            report.notes.append("Kernel notices: no project to send them from and remember them in (the "
+                                "command line runs in none; run the step or macro): none sent.")
         return 0
     try:
         store = adminsetup.AdminSetup(client, key, STATE_VARIABLE)
