@@ -2,7 +2,6 @@
 kernel processes, the real client, mails through the simulator's mail channel send."""
 
 import json
-import re
 
 import pytest
 
