@@ -103,7 +103,7 @@ def test_a_send_failure_is_reported_and_the_cull_proceeds(inst):
     assert ">killed<" not in again.result  # the due kernel went the first time
 
 
-def test_the_simulator_refuses_a_send_through_a_channel_that_is_not_a_mail_channel(inst):
+def test_a_notify_channel_that_is_not_a_mail_channel_sends_nothing_and_says_so(inst):
     sim, h = inst
     out = cull(h, dry_run=False, notify_channel="team-slack")
     assert "not a mail channel" in (out.error or "") + (out.result or "")
