@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
-from . import adminsetup, dssapi, resources, settings
+from . import adminsetup, alerts, dssapi, resources, settings
 from .errors import ParameterError
 from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, separator, timezone_problem
 from .report import Column, Figure, Report, Table
@@ -45,11 +45,12 @@ PARAMS = (
           description="Name given to the project when it is created."),
     separator("Alerts", "Where the scenarios report a failure."),
     Param("alert_email", "STRING", "Alert e-mail", default="",
-          description="When set, every scenario mails this address when it fails."),
-    Param("alert_channel", "SELECT", "Alert mail channel", default="", choices_from="mail_channels",
+          description="With a mail channel (or no channel): every scenario mails this address when it fails."),
+    Param("alert_channel", "SELECT", "Alert channel", default="", choices_from="alert_channels",
           setting="alert_channel",
-          description="The mail channel the alerts are sent through (Administration > Settings > "
-                      "Notifications & Integrations); no channel: the first mail channel of the instance."),
+          description="The messaging channel the alerts are sent through: a mail, Slack, Microsoft Teams or "
+                      "webhook channel (Administration > Settings > Notifications & Integrations); no channel: "
+                      "the first mail channel of the instance, to the alert e-mail."),
     separator("Schedules and maintenance", "The scenarios' schedules and what their steps are given."),
     Param("timezone", "SELECT", "Time zone", default="", choices_from="timezones",
           description="Time zone of the schedules, e.g. Europe/Paris; empty: the DSS server's."),
@@ -279,33 +280,43 @@ def check(params, ctx):
 
 
 def alert_channel(setup, params):
-    """``(channel id or None, why there is no reporter or None)``. A named channel that is not a mail
-    channel of the instance is a ParameterError, raised before anything is done."""
+    """``(channel {"id", "type", "family"} or None, why there is no reporter or None)``. A named channel
+    that is not a channel of the instance node-ops can report through is a ParameterError, raised
+    before anything is done. A mail channel needs ``alert_email``; the others do not."""
     if not params.alert_email and not params.alert_channel:
         return None, None
     channels = setup.messaging_channels()
     if channels is None:
-        if params.alert_channel:
-            return params.alert_channel, None  # this DSS cannot list them: trust the administrator
+        if params.alert_channel and params.alert_email:  # this DSS cannot list them: trust the administrator
+            return {"id": params.alert_channel, "type": None, "family": "mail"}, None
         return None, ("this DSS cannot list its messaging channels: no alert reporter created "
-                      "(set alert_channel to the id of a mail channel)")
+                      "(set alert_channel to the id of a mail channel, and alert_email)")
     mail = [c for c in channels if dssapi.is_mail_channel(c)]
     if params.alert_channel:
         named = [c for c in channels if c["id"] == params.alert_channel]
-        known = ", ".join(c["id"] for c in mail) or "none"
+        known = ", ".join("%s (%s)" % (c["id"], c["type"]) for c in alerts.supported(channels)) or "none"
         if not named:
             raise ParameterError(OPERATION_ID, ["'alert_channel' %r is not a messaging channel of this instance "
-                                                "(its mail channels: %s)" % (params.alert_channel, known)])
-        if not dssapi.is_mail_channel(named[0]):
-            raise ParameterError(OPERATION_ID, ["'alert_channel' %r is a %s channel, not a mail channel (mail "
-                                                "channels: %s)" % (params.alert_channel, named[0]["type"], known)])
-        return params.alert_channel, None
-    if not params.alert_email:
-        return None, None
+                                                "(its channels for alerts: %s)" % (params.alert_channel, known)])
+        if not alerts.reporter_type(named[0]):
+            raise ParameterError(OPERATION_ID, ["'alert_channel' %r is a %s channel, not a mail, Slack, Microsoft "
+                                                "Teams or webhook channel (channels for alerts: %s)"
+                                                % (params.alert_channel, named[0]["type"], known)])
+        if dssapi.is_mail_channel(named[0]) and not params.alert_email:
+            return None, ("%r is a mail channel and no alert_email is given: no alert reporter created"
+                          % params.alert_channel)
+        return named[0], None
     if not mail:
         return None, ("no mail channel: no alert reporter created (add a mail channel in Administration > "
                       "Settings > Notifications & Integrations, then run this macro again)")
-    return mail[0]["id"], None
+    return mail[0], None
+
+
+def alert_reporter(channel, email, scenario_name):
+    """The reporter of one scenario for ``channel`` (see :func:`alert_channel`)."""
+    if dssapi.is_mail_channel(channel):
+        return mail_reporter(email, channel["id"], scenario_name)
+    return alerts.chat_reporter(channel, scenario_name, DASHBOARD_NAME)
 
 
 def run(ctx, params, progress=None) -> Report:
@@ -378,7 +389,7 @@ def plan(setup, params, user, channel=None, no_reporter=None, inherit=frozenset(
         new_state["dashboard"] = state["dashboard"]
     existing_ids = set(setup.scenario_ids()) if exists else set()
     for spec in desired_scenarios(params, inherit):
-        reporters = [mail_reporter(params.alert_email, channel, spec.name)] if params.alert_email and channel else []
+        reporters = [alert_reporter(channel, params.alert_email, spec.name)] if channel else []
         actions += _scenario_actions(setup, params, spec, _wanted_part(spec, reporters), scenarios_state,
                                      new_state, existing_ids)
     if not params.backup_dir:

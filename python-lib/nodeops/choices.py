@@ -8,12 +8,12 @@ The script hands over to :func:`nodeops.dss.param_choices`, which calls :func:`c
 API client of the user who opened the form.
 
 A parameter name picks from the same list in every form (``projects``, ``exempt_projects``:
-projects; ``exempt_users``: users; ``timezone``; ``alert_channel``: mail channels). When a list
+projects; ``exempt_users``: users; ``timezone``; ``alert_channel``: mail, Slack, Teams and webhook channels; ``notify_channel``: mail channels). When a list
 cannot be had (DSS refuses, does not answer, is too old), the answer is one choice without a
 value whose label says why, as a Dataiku plugin does (README, "not yet verified").
 """
 
-from . import dssapi, operations
+from . import alerts, dssapi, operations
 from .errors import Unavailable
 from .params import CHOICE_LISTS, timezone_names
 
@@ -59,7 +59,20 @@ def _mail_channels(client):
     return [(c["id"], "%s (%s)" % (c["id"], c["type"])) for c in sorted(mail, key=lambda c: c["id"])]
 
 
-_LISTS = {"projects": _projects, "users": _users, "timezones": _timezones, "mail_channels": _mail_channels}
+def _alert_channels(client):
+    channels = dssapi.messaging_channels(client)
+    if channels is None:
+        raise Unavailable("this DSS cannot list its messaging channels (DSS 12 and later can); type the "
+                          "channel id on the command line or in the plugin's settings")
+    usable = alerts.supported(channels)
+    if not usable:
+        raise Unavailable("this DSS has no mail, Slack, Microsoft Teams or webhook channel (Administration > "
+                          "Settings > Notifications & Integrations)")
+    return [(c["id"], "%s (%s)" % (c["id"], c["type"])) for c in sorted(usable, key=lambda c: c["id"])]
+
+
+_LISTS = {"projects": _projects, "users": _users, "timezones": _timezones, "mail_channels": _mail_channels,
+          "alert_channels": _alert_channels}
 assert set(_LISTS) == set(CHOICE_LISTS)
 
 

@@ -21,7 +21,7 @@ kernel's), a PID of another host or of an unrelated process.
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import dssapi, processes
+from . import dssapi, kernelnotices, processes
 from .errors import Unavailable
 from .params import MAX_HOURS, MAX_MIB, Param, separator
 from .report import Column, Figure, Report, Table
@@ -61,6 +61,14 @@ PARAMS = (
           description="Users whose sessions are never touched."),
     Param("exempt_projects", "MULTISELECT", "Exempt projects", default=(), choices_from="projects",
           description="Projects whose sessions are never touched."),
+    separator("Notices", "Owners told by mail before their kernels go."),
+    Param("warn_hours", "DOUBLE", "Warn owners ahead (hours)", default=0, min=0, max=MAX_HOURS, mandatory=True,
+          description="Mail the owner of a session the rules will cull within this many hours, once per "
+                      "session (never for exempt users or projects). 0 = off."),
+    Param("notify_channel", "SELECT", "Notice mail channel", default="", choices_from="mail_channels",
+          visible_if="model.warn_hours > 0",
+          description="The mail channel the notices are sent through; empty: the first mail channel of the "
+                      "instance."),
     separator("Run"),
     Param("dry_run", "BOOLEAN", "Dry run", default=True,
           description="Report exactly what would be killed; kill nothing."),
@@ -230,8 +238,12 @@ def run(ctx, params, progress=None) -> Report:
         Column("age_hours", "Age", "hours"),
         Column("rss", "RSS", "bytes"), Column("memory_note", "Memory unknown"), Column("decision", "Decision"),
         Column("reason", "Reason")])
+    notices = Table("notices", "Owners who would be told" if dry_run else "Owners told", [
+        Column("owner", "User"), Column("email", "E-mail"), Column("project", "Project"),
+        Column("notebook", "Notebook"), Column("eligible_in_hours", "Culled in", "hours"),
+        Column("reason", "Why"), Column("outcome", "Notice")])
     report.tables += [users, table]
-    totals = dict(seen=0, killed=0, freed=0, kept=0, memory=0, unknown_memory=0)
+    totals = dict(seen=0, killed=0, freed=0, kept=0, memory=0, unknown_memory=0, told=0)
 
     def finish():
         report.summary += [
@@ -243,6 +255,9 @@ def run(ctx, params, progress=None) -> Report:
             Figure("unknown_memory", "Sessions with unknown memory", totals["unknown_memory"], "count"),
             Figure("errors", "Errors", len(report.errors), "count"),
         ]
+        if params.warn_hours > 0:
+            report.summary.append(Figure("owners_told", "Owners who would be told" if dry_run else "Owners told",
+                                         totals["told"], "count"))
         report.fail_on_errors(TITLE, params.get("fail_on_error", True))
         return report
 
@@ -283,6 +298,9 @@ def run(ctx, params, progress=None) -> Report:
         if progress is not None:
             progress(len(outcome))
     still_alive = wait_gone(unloaded, CONFIRM_TIMEOUT_S) if unloaded else {}
+    if params.warn_hours > 0:  # after the cull: a notice never delays nor blocks it
+        totals["told"] = kernelnotices.notify(ctx, client, params, decisions, decide, now, report, notices)
+        report.tables.append(notices)
 
     rows, by_user = [], {}
     for s, kill, reason in decisions:

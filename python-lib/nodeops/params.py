@@ -30,6 +30,7 @@ CHOICE_LISTS = {
     "users": "user logins",
     "timezones": "time zone names",
     "mail_channels": "messaging channel ids",
+    "alert_channels": "messaging channel ids",
 }
 #: The ``paramsPythonSetup`` of every descriptor with such a parameter (a file of ``resource/``).
 CHOICES_SCRIPT = "choices.py"

@@ -35,9 +35,9 @@ SETTINGS = (
     Param("graphite_prefix", "STRING", "Graphite prefix", description="Empty: dss.<host>.node-ops."),
     Param("prometheus_file", "STRING", "Prometheus textfile",
           description="Absolute path of a .prom file for node_exporter's textfile collector; empty: none."),
-    Param("alert_channel", "STRING", "Alert mail channel",
-          description="Id of the mail channel the alerts of the administration project are sent through; empty: "
-                      "the first mail channel of the instance."),
+    Param("alert_channel", "STRING", "Alert channel",
+          description="Id of the messaging channel (mail, Slack, Microsoft Teams or webhook) the alerts of the "
+                      "administration project are sent through; empty: the first mail channel of the instance."),
 )
 BY_NAME = {p.name: p for p in SETTINGS}
 

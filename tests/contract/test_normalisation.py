@@ -139,10 +139,11 @@ def test_messaging_channels_are_listed_and_filtered(project, fresh_sim, connect,
     sim, _ = project
     client = connect(sim)
     requires(client, "list_messaging_channels")
-    (item,) = client.list_messaging_channels()
+    item = client.list_messaging_channels()[0]
     assert (item.id, item.type, item.family) == ("mail-smtp", "smtp", "mail")
     assert [c.id for c in client.list_messaging_channels(channel_family="mail")] == ["mail-smtp"]
-    assert client.list_messaging_channels(channel_type="slack") == []
+    assert [c.id for c in client.list_messaging_channels(channel_type="slack")] == ["ops-slack"]
+    assert client.list_messaging_channels(channel_type="google-chat") == []
     assert client.get_messaging_channel("mail-smtp").id == "mail-smtp"
     bare = fresh_sim({"seed": 1, "projects": [{"key": KEY}]})
     assert connect(bare).list_messaging_channels() == []
@@ -166,6 +167,48 @@ def test_a_mail_reporter_needs_a_mail_channel_of_the_instance(fresh_sim, connect
     settings.raw_reporters.append(mail_reporter(channel="team-slack"))
     with pytest.raises(DataikuException, match="a mail channel of this instance"):
         settings.save()
+
+
+def test_a_chat_reporter_needs_a_channel_of_its_type(fresh_sim, connect):
+    sim = fresh_sim({"seed": 1, "projects": [{"key": KEY}],
+                     "messaging_channels": [{"id": "team-slack", "type": "slack"}, {"id": "hook", "type": "webhook"}]})
+    scenario, settings = new_scenario(connect(sim).get_project(KEY))
+    settings.raw_reporters.append({"active": True, "phase": "END", "messaging": {
+        "type": "slack-scenario", "configuration": {"channelId": "hook", "message": "${outcome}"}}})
+    with pytest.raises(DataikuException, match="a slack channel of this instance"):
+        settings.save()
+    settings.raw_reporters[0]["messaging"]["configuration"] = {"channelId": "team-slack",
+                                                               "message": "${scenarioRunURL}"}
+    with pytest.raises(DataikuException, match="scenarioRunURL"):
+        settings.save()
+
+
+def test_a_mail_channel_sends_what_the_client_gives_it_and_records_it(project, connect, requires):
+    sim, _ = project
+    client = connect(sim)
+    requires(client, "get_messaging_channel")
+    channel = client.get_messaging_channel("mail-smtp")
+    channel.send(KEY, ["alice@example.com"], "Hi", "Body", plain_text=True)
+    mail = sim.state.model["sent_messages"][-1]
+    assert (mail["to"], mail["subject"], mail["body"], mail["plainText"], mail["projectKey"], mail["channelId"]) == (
+        ["alice@example.com"], "Hi", "Body", True, KEY, "mail-smtp")
+    with pytest.raises(DataikuException, match="does not exist"):
+        client.get_messaging_channel("no-such-channel")
+    # a non-mail channel cannot send this way; the client gives it no send(), the API refuses it
+    assert not hasattr(client.get_messaging_channel("ops-slack"), "send")
+    url = "%s/dip/publicapi/messaging-channels/%%s/actions/send" % sim.url
+    files = {"message": ("send-payload.json", json.dumps({"to": ["a@example.com"], "subject": "s", "body": "b",
+                                                          "plainText": True}), "application/json")}
+    auth = (sim.api_key("admin"), "")
+    assert requests.post(url % "ops-slack", params={"projectKey": KEY}, files=files, auth=auth).status_code == 400
+    assert requests.post(url % "no-such", params={"projectKey": KEY}, files=files, auth=auth).status_code == 404
+    assert requests.post(url % "mail-smtp", files=files, auth=auth).status_code == 400  # projectKey missing
+    bad = {"message": ("send-payload.json", json.dumps({"to": [], "subject": "s", "body": "b"}), "application/json")}
+    assert requests.post(url % "mail-smtp", params={"projectKey": KEY}, files=bad, auth=auth).status_code == 400
+    extra = {"message": ("send-payload.json", json.dumps({"to": ["a@example.com"], "subject": "s", "body": "b",
+                                                          "html": True}), "application/json")}
+    assert requests.post(url % "mail-smtp", params={"projectKey": KEY}, files=extra, auth=auth).status_code == 400
+    assert len(sim.state.model["sent_messages"]) == 1
 
 
 def test_the_mail_template_renders_with_the_variables_dss_provides(project):

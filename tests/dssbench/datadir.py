@@ -1962,7 +1962,9 @@ def small_spec(seed=1, now=None):
         "pre_migration_backups": [{"age_days": 200, "files": 4}],
         "diagnosis": {"files": 3, "max_age_days": 60},
         "exports": {"count": 8, "max_age_days": 200},
-        "messaging_channels": [{"id": "mail-smtp", "type": "smtp", "family": "mail", "sender": "dss@example.com"}],
+        "messaging_channels": [{"id": "mail-smtp", "type": "smtp", "family": "mail", "sender": "dss@example.com"},
+                               {"id": "ops-slack", "type": "slack"}, {"id": "ops-teams", "type": "msft-teams"},
+                               {"id": "ops-webhook", "type": "webhook"}],
         "bulk_bytes": {"tmp": 3 * _MB, "caches": 3 * _MB, "code-envs": 8 * _MB,
                        "managed_datasets": 5 * _MB},
     }

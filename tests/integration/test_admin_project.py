@@ -33,7 +33,10 @@ TILE_PARAMS = {"scenario_last_runs": {"displayMode": "SIMPLE", "range": "CURRENT
                "static_file": {"numDisplayedComments": 5}, "runnable-button": {"showName": True}}
 CHANNELS = [{"id": "team-slack", "type": "slack"},
             {"id": "ops-mail", "type": "smtp", "family": "mail", "sender": "dss@example.com"},
-            {"id": "backup-mail", "type": "aws-ses-mail", "family": "mail"}]
+            {"id": "backup-mail", "type": "aws-ses-mail", "family": "mail"},
+            {"id": "ops-teams", "type": "msft-teams"},
+            {"id": "ops-webhook", "type": "webhook"},
+            {"id": "team-chat", "type": "google-chat"}]
 
 
 def spec_with(**overrides):
@@ -277,7 +280,7 @@ def test_without_a_mail_channel_no_reporter_is_created_and_the_report_says_so(ne
 
 
 @pytest.mark.parametrize("channel, message", [("no-such-channel", "is not a messaging channel of this instance"),
-                                              ("team-slack", "is a slack channel, not a mail channel")])
+                                              ("team-chat", "is a google-chat channel, not a mail, Slack")])
 def test_a_bad_alert_channel_is_refused_before_anything(new_instance, start_sim, channel, message):
     sim, h, client = make_env(new_instance, start_sim, spec_with(messaging_channels=CHANNELS))
     out = h.run_macro("setup-admin-project", {"dry_run": False, "alert_email": "ops@example.com",
@@ -285,6 +288,37 @@ def test_a_bad_alert_channel_is_refused_before_anything(new_instance, start_sim,
     assert not out.ok and "'alert_channel'" in out.error and message in out.error, out.error
     assert "ops-mail" in out.error  # the channels it could be
     assert writes(sim) == [] and "ADMIN" not in client.list_project_keys()
+
+
+@pytest.mark.parametrize("channel, rtype, field", [("team-slack", "slack-scenario", "message"),
+                                                  ("ops-teams", "msft-teams-scenario", "message"),
+                                                  ("ops-webhook", "webhook-scenario", "payload")])
+def test_an_alert_reporter_for_each_channel_type_the_instance_offers(new_instance, start_sim, channel, rtype, field):
+    """No alert_email needed outside mail; the simulator refuses a reporter whose channelId is not a
+    channel of its type or whose template uses a variable DSS does not provide."""
+    sim, h, client = make_env(new_instance, start_sim, spec_with(messaging_channels=CHANNELS))
+    html = setup(h, dry_run=False, alert_channel=channel)
+    assert ("scenario NIGHTLY_CLEANUP", "create") in rows(html)
+    for sid in SCENARIOS:
+        (reporter,) = scenario_raw(client, sid)["reporters"]
+        assert (reporter["phase"], reporter["runCondition"]) == ("END", "outcome == 'FAILED'")
+        assert reporter["messaging"]["type"] == rtype
+        configuration = reporter["messaging"]["configuration"]
+        assert configuration["channelId"] == channel and configuration["useProxy"] is True
+        assert all(configuration[k] == [] for k in ("variables", "parameters", "headers", "form"))
+        text = normalise.render_template(configuration[field], {"scenarioName": "Nightly cleanup",
+                                                                "scenarioProjectKey": "ADMIN", "outcome": "FAILED"})
+        assert "FAILED" in text and "ADMIN" in text and "${" not in text
+        if rtype == "webhook-scenario":
+            assert json.loads(text)["outcome"] == "FAILED" and configuration["method"] == "POST"
+    assert "Nothing to change" in setup(h, dry_run=False, alert_channel=channel)
+
+
+def test_a_mail_channel_without_an_alert_email_creates_no_reporter_and_says_so(new_instance, start_sim):
+    sim, h, client = make_env(new_instance, start_sim, spec_with(messaging_channels=CHANNELS))
+    html = setup(h, dry_run=False, alert_channel="ops-mail")
+    assert ("alert reporters", "not created") in rows(html) and "no alert_email" in html
+    assert all(scenario_raw(client, sid)["reporters"] == [] for sid in SCENARIOS)
 
 
 # ---- the dashboard ---------------------------------------------------------------------------------------

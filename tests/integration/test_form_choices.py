@@ -39,7 +39,9 @@ def test_projects_users_and_mail_channels_come_from_dss(sim, harness):
     assert values(harness.field_choices(STEP, "purge-scenario-logs", "projects")) == projects
     assert values(harness.field_choices(MACRO, "cull-kernels", "exempt_projects")) == projects
     assert values(harness.field_choices(STEP, "cull-kernels", "exempt_users")) == users
-    assert values(harness.field_choices(MACRO, "setup-admin-project", "alert_channel")) == ["mail-smtp"]
+    assert values(harness.field_choices(MACRO, "setup-admin-project", "alert_channel")) == [
+        "mail-smtp", "ops-slack", "ops-teams", "ops-webhook"]
+    assert values(harness.field_choices(MACRO, "cull-kernels", "notify_channel")) == ["mail-smtp"]
     labels = {c["value"]: c["label"] for c in
               harness.field_choices(MACRO, "cull-kernels", "exempt_projects")["result"]["choices"]}
     assert labels["ADMINPROJECT"] == "Administration (ADMINPROJECT)"  # the name, then the key

@@ -260,7 +260,7 @@ def test_one_parameter_name_picks_from_one_list_in_every_form():
         assert len(lists) == 1, (name, lists)  # a picker in one form, a picker in all
         assert choices.list_of(name) == (lists.pop() or None)
     assert choices.list_of("projects") == "projects" and choices.list_of("exempt_users") == "users"
-    assert choices.list_of("alert_channel") == "mail_channels" and choices.list_of("dry_run") is None
+    assert choices.list_of("alert_channel") == "alert_channels" and choices.list_of("dry_run") is None
 
 
 def test_the_delegated_audit_step_fails_at_its_own_severity():

@@ -312,7 +312,8 @@ def test_long_forms_have_sections(plugin_zip):
     d = _descriptors(plugin_zip)
     for kind in ("python-runnables", "python-steps"):
         cull = _sections(d[(kind, "cull-kernels")])
-        assert list(cull) == ["Rules", "Protections", "Exemptions", "Run"]
+        assert list(cull) == ["Rules", "Protections", "Exemptions", "Notices", "Run"]
+        assert cull["Notices"] == ["warn_hours", "notify_channel"]
         assert cull["Rules"] == ["max_idle_hours", "max_age_hours", "max_memory_mb"]
         assert cull["Protections"] == ["protect_busy", "max_busy_hours", "protect_connected"]
         assert cull["Exemptions"] == ["exempt_users", "exempt_projects"]
@@ -349,6 +350,7 @@ VISIBILITY = {
     ("reclaim-disk", "projects"): "['INCLUDED','ALL_BUT_EXCLUDED'].indexOf(model.projects_mode) >= 0",
     ("backup", "exclude"): "model.scope == 'DATA_DIR'",
     ("cull-kernels", "max_busy_hours"): "model.protect_busy",
+    ("cull-kernels", "notify_channel"): "model.warn_hours > 0",
     ("capacity-report", "forecast_days"): "model.history",
 }
 
@@ -384,7 +386,7 @@ MANDATORY = {
     "purge-scenario-logs": {"retention_days", "keep_last", "projects_mode"},
     "purge-exports": {"retention_days"},
     "reclaim-disk": {"retention_days", "keep_versions", "projects_mode"},
-    "cull-kernels": {"max_idle_hours", "max_age_hours", "max_memory_mb", "max_busy_hours"},
+    "cull-kernels": {"max_idle_hours", "max_age_hours", "max_memory_mb", "max_busy_hours", "warn_hours"},
     "backup": {"scope", "compression", "keep_daily", "keep_weekly", "keep_monthly"},
     "capacity-report": {"top_n", "min_disk_gb", "forecast_days"},
     "config-audit": {"fail_severity", "backup_max_age_hours"},
@@ -426,7 +428,7 @@ def test_pickers_are_declared_with_their_script(plugin_zip):
     assert pickers == {
         "purge-job-logs": {"projects": "MULTISELECT"}, "purge-scenario-logs": {"projects": "MULTISELECT"},
         "reclaim-disk": {"projects": "MULTISELECT"},
-        "cull-kernels": {"exempt_users": "MULTISELECT", "exempt_projects": "MULTISELECT"},
+        "cull-kernels": {"exempt_users": "MULTISELECT", "exempt_projects": "MULTISELECT", "notify_channel": "SELECT"},
         "setup-admin-project": {"timezone": "SELECT", "alert_channel": "SELECT"},
     }
     script = ast.parse(plugin_zip["resource/choices.py"].decode())

@@ -176,6 +176,29 @@ REPORTER_TEMPLATE_VARIABLES = ("scenarioName", "scenarioProjectKey", "outcome")
 MAIL_CONFIGURATION_FIELDS = ("channelId", "recipient", "subject", "message", "sendAsHTML", "attachments",
                              "messageSource", "templateFormat", "templateName")
 
+#: Reporter types for Slack, Microsoft Teams and webhook channels -> the type of channel their
+#: channelId must name (KIT 9.0.5 migration: slack -> slack-scenario, webhook -> webhook-scenario;
+#: the scenario editor's msft-teams-scenario; dataikuapi's channel type msft-teams).
+CHAT_REPORTER_CHANNEL_TYPES = {"slack-scenario": "slack", "msft-teams-scenario": "msft-teams",
+                               "webhook-scenario": "webhook"}
+#: Their configuration fields: the lists and useProxy the scenario editor gives a new reporter,
+#: channelId (migration), and the message fields, unverified: message (Teams' ad-hoc send takes
+#: one; Slack taken alike), a webhook's payload and method. Others are dropped.
+_CHAT_COMMON = ("channelId", "variables", "parameters", "headers", "form", "useProxy")
+CHAT_CONFIGURATION_FIELDS = {"slack-scenario": _CHAT_COMMON + ("message",),
+                             "msft-teams-scenario": _CHAT_COMMON + ("message",),
+                             "webhook-scenario": _CHAT_COMMON + ("payload", "method")}
+#: The fields rendered as FREEMARKER templates, with REPORTER_TEMPLATE_VARIABLES only (unverified
+#: for these types: taken as strict as a mail's).
+CHAT_TEMPLATE_FIELDS = ("message", "payload")
+
+#: The JSON part ``message`` of a mail channel's send (dataikuapi 15.2 and 12.6.4 send these); a
+#: field beyond them is refused (Jackson's strictness for this payload is not known: worst case).
+SEND_PAYLOAD_FIELDS = ("from", "to", "cc", "bcc", "subject", "body", "plainText")
+REFUSE_UNKNOWN_SEND_FIELDS = True
+#: Sending through a channel needs write access to the ``projectKey`` project (dataikuapi: "The user
+#: must have 'Write content' permission on the specified project"); administrators have it.
+
 #: Values a tile saved without them gets (Java defaults; unverified). Without ``autoLoad`` a
 #: tile does not load (KIT: tiles load when ``tile.autoLoad``).
 TILE_DEFAULTS = {"autoLoad": False, "clickAction": "DO_NOTHING", "resizeImageMode": "FIT_SIZE",

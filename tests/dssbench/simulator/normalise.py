@@ -17,6 +17,7 @@ the 36-column grid of dataiku-headless. What none of them settles is in
 """
 
 import copy
+import json
 import re
 import secrets
 import string
@@ -200,6 +201,10 @@ def reporter(body, index, state):
     if messaging.get("type") == MAIL_REPORTER_TYPE:
         configuration = _known(configuration, guesses.MAIL_CONFIGURATION_FIELDS, where + " configuration")
         _check_mail(configuration, where, state)
+    elif messaging.get("type") in guesses.CHAT_REPORTER_CHANNEL_TYPES:
+        configuration = _known(configuration, guesses.CHAT_CONFIGURATION_FIELDS[messaging["type"]],
+                               where + " configuration")
+        _check_chat(messaging["type"], configuration, where, state)
     messaging["configuration"] = configuration
     out["messaging"] = messaging
     return out
@@ -227,6 +232,60 @@ def _check_mail(configuration, where, state):
                 render_template(configuration.get(field) or "", sample)
             except TemplateError as e:
                 refuse("%s: the mail %s cannot be rendered: %s" % (where, field, e))
+
+
+def _check_chat(reporter_type, configuration, where, state):
+    """A Slack, Teams or webhook reporter: its channelId a channel of the matching type, its lists
+    lists, its message rendered with the variables DSS provides."""
+    channel_type = guesses.CHAT_REPORTER_CHANNEL_TYPES[reporter_type]
+    ids = [c["id"] for c in state.model.get("messaging_channels", []) if c.get("type") == channel_type]
+    channel = configuration.get("channelId")
+    if not channel or channel not in ids:
+        refuse("%s: a %s reporter needs messaging.configuration.channelId, a %s channel of this instance "
+               "(%s), not %r" % (where, reporter_type, channel_type, ", ".join(ids) or "there is none", channel))
+    for field in ("variables", "parameters", "headers", "form"):
+        if not isinstance(configuration.get(field, []), list):
+            refuse("%s: messaging.configuration.%s must be a list" % (where, field))
+    if "useProxy" in configuration and not isinstance(configuration["useProxy"], bool):
+        refuse("%s: messaging.configuration.useProxy must be a boolean" % where)
+    if not guesses.REFUSE_BAD_REPORTER_ON_SAVE:
+        return
+    sample = {name: "<%s>" % name for name in guesses.REPORTER_TEMPLATE_VARIABLES}
+    for field in guesses.CHAT_TEMPLATE_FIELDS:
+        if field in configuration:
+            try:
+                render_template(configuration.get(field) or "", sample)
+            except TemplateError as e:
+                refuse("%s: the %s %s cannot be rendered: %s" % (where, reporter_type, field, e))
+
+
+def send_payload(raw):
+    """The JSON part of a mail channel's send: a JSON object of the fields dataikuapi sends, ``to``
+    a non-empty list of addresses, ``subject`` and ``body`` strings, ``plainText`` a boolean."""
+    try:
+        payload = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError):
+        refuse("The message part is not valid JSON")
+    if not isinstance(payload, dict):
+        refuse("The message part must be a JSON object")
+    unknown = sorted(set(payload) - set(guesses.SEND_PAYLOAD_FIELDS))
+    if unknown and guesses.REFUSE_UNKNOWN_SEND_FIELDS:
+        refuse("Unrecognized field(s) in the message: %s" % ", ".join(unknown))
+    to = payload.get("to")
+    if not isinstance(to, list) or not to or not all(isinstance(a, str) and "@" in a for a in to):
+        refuse("The message needs 'to', a non-empty list of e-mail addresses, not %r" % (to,))
+    for field in ("cc", "bcc"):
+        if payload.get(field) is not None and not (isinstance(payload[field], list)
+                                                   and all(isinstance(a, str) for a in payload[field])):
+            refuse("'%s' must be a list of e-mail addresses or null" % field)
+    if payload.get("from") is not None and not isinstance(payload["from"], str):
+        refuse("'from' must be an e-mail address or null")
+    for field in ("subject", "body"):
+        if not isinstance(payload.get(field), str):
+            refuse("The message needs '%s', a string" % field)
+    if not isinstance(payload.get("plainText", False), bool):
+        refuse("'plainText' must be a boolean")
+    return payload
 
 
 class TemplateError(Exception):

@@ -159,6 +159,33 @@ def get_messaging_channel(call, channel_id):
     raise NotFound("Messaging channel %s does not exist" % channel_id)
 
 
+@route("POST", "/messaging-channels/<channel_id>/actions/send", since="messaging_channels")
+def send_through_messaging_channel(call, channel_id):
+    """``DSSMailMessagingChannel.send``: a multipart body whose part ``message`` is the JSON payload
+    (``send-payload.json``), ``projectKey`` and ``sendAsSingleMessage`` as query arguments. Only mail
+    channels send this way; what was sent is recorded in ``state.model["sent_messages"]``."""
+    channel = next((c for c in call.state.model.get("messaging_channels", []) if c["id"] == channel_id), None)
+    if channel is None:
+        raise NotFound("Messaging channel %s does not exist" % channel_id)
+    if channel_id not in normalise.mail_channel_ids(call.state):
+        raise HTTPError(400, "Messaging channel %s is a %s channel: only mail channels send messages"
+                        % (channel_id, channel.get("type")))
+    key = call.args.get("projectKey")
+    if not key:
+        raise HTTPError(400, "Missing parameter projectKey")
+    call.state.project(key)  # 404 when missing
+    if not call.state.can_write_project(call.login, key):
+        raise HTTPError(403, "You may not write project %s" % key)
+    part = call.request.files.get("message")
+    if part is None:
+        raise HTTPError(400, "Missing multipart part 'message'")
+    payload = normalise.send_payload(part.read())
+    call.state.model.setdefault("sent_messages", []).append(dict(
+        payload, channelId=channel_id, projectKey=key, login=call.login,
+        sendAsSingleMessage=call.arg_bool("sendAsSingleMessage")))
+    return {}
+
+
 # ---- plugin settings --------------------------------------------------------------------------
 def _installed_plugin(call, plugin_id):
     if plugin_id not in call.sim.plugins:

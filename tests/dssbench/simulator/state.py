@@ -168,6 +168,14 @@ class State:
                     return True
         return False
 
+    def can_write_project(self, login, key):
+        if self.is_admin(login) or self.project(key).get("owner") == login:
+            return True
+        groups = set((self.user(login) or {}).get("groups", []))
+        return any((perm.get("user") == login or perm.get("group") in groups)
+                   and (perm.get("admin") or perm.get("writeProjectContent"))
+                   for perm in self.project(key).get("permissions", []))
+
     # ---- scenarios ------------------------------------------------------
     def scenario_path(self, key, scenario_id):
         return self.projects_dir() / key / "scenarios" / ("%s.json" % scenario_id)
