@@ -16,6 +16,7 @@ import csv
 import datetime as _dt
 import io
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -127,6 +128,30 @@ class LocalStore:
             os.close(fd)
         return data.decode("utf-8") if data is not None else ""
 
+    def names(self):
+        """The names in the folder (none when it does not exist yet)."""
+        try:
+            fd = self._folder(create=False)
+        except FileNotFoundError:
+            return []
+        try:
+            return [n for n in os.listdir(fd) if isinstance(n, str)]
+        finally:
+            os.close(fd)
+
+    def remove(self, name):
+        """Unlink ``name`` relative to the folder's descriptor: a regular file, or a symlink itself
+        (never what it points to); anything else (a folder) is left and False returned."""
+        fd = self._folder(create=False)
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                return False
+            os.unlink(name, dir_fd=fd)
+            return True
+        finally:
+            os.close(fd)
+
     def write(self, name, text):
         """Replace (or create, mode 0644 less the umask) ``name`` atomically: a new random
         temporary file (O_EXCL, O_NOFOLLOW), renamed over it; a symlink is refused."""
@@ -150,6 +175,14 @@ class FolderStore:
 
     def write(self, name, text):
         dssapi.write_folder_file(self.folder, "/" + name, text.encode("utf-8"))
+
+    def names(self):
+        """The names of the files at the folder's top level."""
+        return [p[1:] for p in dssapi.list_folder_files(self.folder) if p.startswith("/") and "/" not in p[1:]]
+
+    def remove(self, name):
+        dssapi.delete_folder_file(self.folder, "/" + name)
+        return True
 
 
 def open_store(ctx, report, folder_name, step_id):

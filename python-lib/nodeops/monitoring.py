@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from . import datadir, dssapi, history, processes, safefs
 from .errors import Unavailable
-from .params import MAX_COUNT, MAX_HOURS, Param, separator
+from .params import MAX_COUNT, MAX_DAYS, MAX_HOURS, Param, separator
 from .report import Column, Figure, Finding, Report, Table
 
 COLLECT_ID = "collect-metrics"
@@ -53,6 +53,8 @@ COLLECT_PARAMS = (
     Param("history", "BOOLEAN", "Keep a history", default=True,
           description="Add the values to daily CSV files (in DSS: the managed folder node_ops_metrics_history of "
                       "this project; the step creates it, the macro adds to it once it exists)."),
+    Param("history_days", "INT", "History kept (days)", default=35, min=1, max=MAX_DAYS, mandatory=True,
+          description="Daily history files older than this are removed by the run that writes the history."),
     separator("Run"),
     Param("fail_on_error", "BOOLEAN", "Fail the scenario on errors", default=True, step_only=True,
           description="Fail the step when a sink could not be written (the other sinks are written anyway)."),
@@ -298,6 +300,30 @@ def write_history(metrics, store, now_ms):
     return len(metrics)
 
 
+#: The daily history files (write_history's names); only these are ever removed.
+HISTORY_FILE_RE = re.compile(r"^metrics-([0-9]{4})-([0-9]{2})-([0-9]{2})\.csv$")
+
+
+def prune_history(store, now_ms, days):
+    """Remove the daily files of ``store`` whose day (UTC) is more than ``days`` days before
+    today's; returns the names removed. Names other than ``metrics-YYYY-MM-DD.csv`` are never
+    touched."""
+    today = _dt.datetime.fromtimestamp(now_ms / 1000.0, _dt.timezone.utc).date()
+    cutoff = today - _dt.timedelta(days=days)
+    removed = []
+    for name in sorted(store.names()):
+        m = HISTORY_FILE_RE.match(name)
+        if not m:
+            continue
+        try:
+            day = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            continue
+        if day < cutoff and store.remove(name):
+            removed.append(name)
+    return removed
+
+
 # ---- operations -----------------------------------------------------------------------------
 def check_collect(params, ctx):
     """The problems of the parameters (the runner checks them before anything happens)."""
@@ -337,6 +363,16 @@ def collect(ctx, params, progress=None) -> Report:
         store = history.open_store(ctx, report, METRICS_FOLDER, COLLECT_ID)
         if store is not None:
             _sink(report, sinks, "history (%s)" % store.where, lambda: write_history(metrics, store, now_ms))
+            try:  # once today's values are written: never a history emptied by a run that added nothing
+                written = sinks.rows[-1]["status"] == "ok"
+                removed = prune_history(store, now_ms, params.history_days) if written else []
+                if removed:
+                    report.notes.append("History: %d daily file(s) older than %d days removed (%s)."
+                                        % (len(removed), params.history_days, ", ".join(removed[:5])
+                                           + (" and %d more" % (len(removed) - 5) if len(removed) > 5 else "")))
+            except (OSError, Unavailable) as e:
+                report.errors.append("the history's old files could not be removed: %s"
+                                     % (getattr(e, "strerror", None) or e))
     report.tables += report_tables(metrics, dip_home)
     if sinks.rows:
         report.tables.insert(0, sinks)

@@ -327,7 +327,7 @@ def test_long_forms_have_sections(plugin_zip):
         assert backup["Retention"] == ["keep_daily", "keep_weekly", "keep_monthly", "dry_run"]
         metrics = _sections(d[(kind, "collect-metrics")])
         assert metrics["Graphite"] == ["graphite_host", "graphite_port", "prefix", "prefix_convention"]
-        assert metrics["Prometheus"] == ["prometheus_file"] and metrics["History"] == ["history"]
+        assert metrics["Prometheus"] == ["prometheus_file"] and metrics["History"] == ["history", "history_days"]
     assert "fail_on_error" in _sections(d[("python-steps", "cull-kernels")])["Run"]
     # a section left empty in a component is not shown: collect-metrics's Run holds only fail_on_error
     assert list(_sections(d[("python-steps", "collect-metrics")])) == ["Graphite", "Prometheus", "History", "Run"]
@@ -393,7 +393,7 @@ MANDATORY = {
     "setup-admin-project": {"project_name", "retention_days", "keep_last", "max_idle_hours"},
     "health-check": {"max_disk_used_percent", "max_inodes_used_percent", "min_memory_available_percent",
                      "max_alive_kernels", "max_job_hours", "max_failed_scenarios"},
-    "collect-metrics": set(),
+    "collect-metrics": {"history_days"},
 }
 
 

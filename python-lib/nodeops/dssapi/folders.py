@@ -36,3 +36,13 @@ def write_folder_file(folder, path, data):
     import io
 
     call("writing %s" % path, folder.put_file, path, io.BytesIO(data))
+
+
+def list_folder_files(folder):
+    """Paths (``/name``) of the files of a managed folder."""
+    contents = call("listing the files of a managed folder", folder.list_contents)
+    return [item["path"] for item in (contents or {}).get("items", []) if isinstance(item.get("path"), str)]
+
+
+def delete_folder_file(folder, path):
+    call("deleting %s" % path, folder.delete_file, path)
