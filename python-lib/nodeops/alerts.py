@@ -14,6 +14,8 @@ Templates use only the variables PULSE confirmed (``${scenarioName}``, ``${scena
 
 import json
 
+from . import dssapi
+
 MAIL_REPORTER_TYPE = "mail-scenario"
 #: Channel type -> reporter type, for the channels that are not mail channels.
 CHAT_REPORTER_TYPES = {"slack": "slack-scenario", "msft-teams": "msft-teams-scenario",
@@ -31,16 +33,10 @@ _TEXT = ("DSS ${scenarioProjectKey}: the scenario ${scenarioName} (%s) ended wit
          "Its last runs are on the \"%s\" dashboard of the project.")
 
 
-def is_mail(channel):
-    from . import dssapi
-
-    return dssapi.is_mail_channel(channel)
-
-
 def reporter_type(channel):
     """The reporter type for ``channel`` (``{"id", "type", "family"}``), or None when node-ops does
     not build reporters for that type (Google Chat, Twilio, shell channels)."""
-    if is_mail(channel):
+    if dssapi.is_mail_channel(channel):
         return MAIL_REPORTER_TYPE
     return CHAT_REPORTER_TYPES.get(channel.get("type"))
 

@@ -48,27 +48,24 @@ def _timezones(client):
     return [SERVER_ZONE] + [(z, z) for z in zones]
 
 
-def _mail_channels(client):
+def _channels(client, keep, what):
+    """The instance's channels that ``keep`` accepts, as choices; ``what`` names them in the refusal."""
     channels = dssapi.messaging_channels(client)
     if channels is None:
         raise Unavailable("this DSS cannot list its messaging channels (DSS 12 and later can); type the "
                           "channel id on the command line or in the plugin's settings")
-    mail = [c for c in channels if dssapi.is_mail_channel(c)]
-    if not mail:
-        raise Unavailable("this DSS has no mail channel (Administration > Settings > Notifications & Integrations)")
-    return [(c["id"], "%s (%s)" % (c["id"], c["type"])) for c in sorted(mail, key=lambda c: c["id"])]
+    usable = [c for c in channels if keep(c)]
+    if not usable:
+        raise Unavailable("this DSS has no %s (Administration > Settings > Notifications & Integrations)" % what)
+    return [(c["id"], "%s (%s)" % (c["id"], c["type"])) for c in sorted(usable, key=lambda c: c["id"])]
+
+
+def _mail_channels(client):
+    return _channels(client, dssapi.is_mail_channel, "mail channel")
 
 
 def _alert_channels(client):
-    channels = dssapi.messaging_channels(client)
-    if channels is None:
-        raise Unavailable("this DSS cannot list its messaging channels (DSS 12 and later can); type the "
-                          "channel id on the command line or in the plugin's settings")
-    usable = alerts.supported(channels)
-    if not usable:
-        raise Unavailable("this DSS has no mail, Slack, Microsoft Teams or webhook channel (Administration > "
-                          "Settings > Notifications & Integrations)")
-    return [(c["id"], "%s (%s)" % (c["id"], c["type"])) for c in sorted(usable, key=lambda c: c["id"])]
+    return _channels(client, alerts.reporter_type, "mail, Slack, Microsoft Teams or webhook channel")
 
 
 _LISTS = {"projects": _projects, "users": _users, "timezones": _timezones, "mail_channels": _mail_channels,

@@ -94,7 +94,8 @@ def notify(ctx, client, params, decisions, decide, now, report, table):
         report.errors.append("kernel notices: the notices already sent could not be read from project %s: %s; "
                              "none sent" % (key, e))
         return 0
-    told = dict(state.get("sessions") or {})
+    told = state.get("sessions")
+    told = dict(told) if isinstance(told, dict) else {}  # a variable edited by hand into another shape: start over
     alive = {s.session_id for s, _, _ in decisions}
     remembered = {sid: at for sid, at in told.items() if sid in alive}  # bounded: live sessions only
     to_tell = [c for c in coming if c[0].session_id not in remembered]

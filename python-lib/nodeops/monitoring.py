@@ -362,9 +362,9 @@ def collect(ctx, params, progress=None) -> Report:
     if params.history:
         store = history.open_store(ctx, report, METRICS_FOLDER, COLLECT_ID)
         if store is not None:
-            _sink(report, sinks, "history (%s)" % store.where, lambda: write_history(metrics, store, now_ms))
+            written = _sink(report, sinks, "history (%s)" % store.where,
+                            lambda: write_history(metrics, store, now_ms))
             try:  # once today's values are written: never a history emptied by a run that added nothing
-                written = sinks.rows[-1]["status"] == "ok"
                 removed = prune_history(store, now_ms, params.history_days) if written else []
                 if removed:
                     report.notes.append("History: %d daily file(s) older than %d days removed (%s)."
@@ -476,12 +476,15 @@ def report_tables(metrics, dip_home) -> List[Table]:
 
 
 def _sink(report, table, name, fn):
+    """Write one sink; a failure is a row and an error of the report. True when it was written."""
     try:
         n = fn()
         table.add(sink=name, status="ok", metrics=n)
+        return True
     except (OSError, Unavailable) as e:
         table.add(sink=name, status="failed: %s" % (getattr(e, "strerror", None) or e), metrics=0)
         report.errors.append("%s could not be written: %s" % (name, e))
+        return False
 
 
 def health(ctx, params, progress=None) -> Report:
